@@ -1,0 +1,1 @@
+"""File input/output: FITS maps, catalogues, atomic writes."""
