@@ -70,13 +70,21 @@ def empty_truth_table() -> Table:
 
 
 def truth_table_from_rows(rows: list[dict[str, object]]) -> Table:
-    """Build a contract truth table from row dicts (missing keys are an error)."""
-    table = empty_truth_table()
+    """Build a contract truth table from row dicts (missing keys are an error).
+
+    Built column by column: linear in the number of rows (``Table.add_row`` copies every
+    column on each call, which takes minutes for the ~10^4 objects of a 4096^2 map).
+    """
     for i, row in enumerate(rows):
         missing = [name for name in TRUTH_COLUMN_NAMES if name not in row]
         if missing:
             raise ValueError(f"truth row {i} lacks columns {missing}")
-        table.add_row([row[name] for name in TRUTH_COLUMN_NAMES])
+    table = Table()
+    for col in TRUTH_COLUMNS:
+        values = [row[col.name] for row in rows]
+        table[col.name] = np.array(values, dtype=col.dtype) if rows else np.zeros(0, col.dtype)
+        table[col.name].unit = col.unit
+        table[col.name].description = col.description
     return table
 
 
