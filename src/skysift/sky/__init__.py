@@ -1,0 +1,1 @@
+"""Radio sky simulator: morphologies, beam, correlated noise, artefacts, exact truth."""
