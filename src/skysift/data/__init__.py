@@ -1,0 +1,1 @@
+"""Training sets: background/rms, normalisation, cutouts, COCO annotations, splits."""
