@@ -1,0 +1,52 @@
+# skysift: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+CORES  ?= 2
+CONFIG ?= config/config.yaml
+# Stage commands (`skysift ...`) in Snakemake rules resolve to the project venv.
+export PATH := $(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: install demo test lint typecheck pytest bench schema report clean help
+
+help:
+	@echo "make demo    install into $(VENV) and run the workflow on $(CONFIG) with $(CORES) cores"
+	@echo "make test    install into $(VENV), run linters, type checks and the test suite"
+	@echo "make bench   run the benchmarks (slow; results under benchmarks/results/)"
+	@echo "make schema  regenerate workflow/schemas/config.schema.yaml from the config models"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	@echo "Outputs are under results/ (see README: 'Where outputs land')."
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --configfile $(CONFIG)
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_simulate.py
+
+schema: install
+	$(BIN)/skysift config-schema --out workflow/schemas/config.schema.yaml
+
+clean:
+	rm -rf results .snakemake

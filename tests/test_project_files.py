@@ -1,0 +1,73 @@
+"""The project's own files agree with each other: pins, schema, CLI help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from skysift.cli import STAGES, main
+from skysift.config_schema import render_schema
+
+
+def _pyproject_pins(repo_root: Path) -> list[str]:
+    data = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    return list(data["project"]["dependencies"])
+
+
+def test_every_dependency_is_pinned_exactly(repo_root: Path) -> None:
+    pins = _pyproject_pins(repo_root)
+    loose = [d for d in pins if "==" not in d]
+    assert not loose, f"unpinned dependencies in pyproject.toml: {loose}"
+    assert "torch==2.14.1" in pins and "torchvision==0.29.1" in pins
+
+
+def test_conda_env_mirrors_pyproject_pins(repo_root: Path) -> None:
+    env = yaml.safe_load((repo_root / "envs" / "skysift.yaml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda_pins = [p for p in pip_section if not p.startswith("-")]
+    assert conda_pins == _pyproject_pins(repo_root)
+    assert "python=3.11" in env["dependencies"]
+
+
+def test_committed_schema_equals_models(repo_root: Path) -> None:
+    committed = (repo_root / "workflow" / "schemas" / "config.schema.yaml").read_text()
+    assert committed == render_schema(), "run `make schema` to regenerate the config schema"
+
+
+def test_demo_and_paper_configs_validate(repo_root: Path) -> None:
+    from skysift.config import load_config
+
+    for name in ("config.yaml", "paper.yaml"):
+        load_config(repo_root / "config" / name)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_stage_help_says_what_it_reads_and_writes(
+    stage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([stage, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out.lower()
+    assert "read" in text and "write" in text, (
+        f"`skysift {stage} --help` must say what it reads/writes"
+    )
+
+
+def test_unknown_stage_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-stage"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_a_stage() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "skysift.config_schema"], capture_output=True, text=True, check=True
+    )
+    assert "draft/2020-12" in result.stdout

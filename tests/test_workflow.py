@@ -1,0 +1,84 @@
+"""The Snakemake workflow as a user runs it: dry run, config validation, a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def _snakemake(
+    repo_root: Path, *args: str, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["MPLBACKEND"] = "Agg"
+    return subprocess.run(
+        [SNAKEMAKE, *args], cwd=repo_root, env=env, capture_output=True, text=True, check=check
+    )
+
+
+def test_dry_run_shows_the_dag(repo_root: Path, tmp_path: Path) -> None:
+    result = _snakemake(
+        repo_root, "-n", "--forceall", "--config", f"results_dir={tmp_path}", "--nolock"
+    )
+    assert result.returncode == 0, result.stderr
+    for rule in ("simulate_sky", "ingest_map", "build_cutouts"):
+        assert rule in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("patch", "key"),
+    [
+        ({"simulate": {"n_mapz": 3}}, "n_mapz"),
+        ({"seed": "forty-two"}, "seed"),
+        ({"cutoutz": {}}, "cutoutz"),
+    ],
+)
+def test_config_typo_stops_the_run_naming_the_key(
+    repo_root: Path, tmp_path: Path, patch: dict[str, object], key: str
+) -> None:
+    config = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
+    for section, value in patch.items():
+        if isinstance(value, dict) and isinstance(config.get(section), dict):
+            config[section].update(value)
+        else:
+            config[section] = value
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = _snakemake(repo_root, "-n", "--configfile", str(bad))
+    assert result.returncode != 0
+    assert key in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    result = _snakemake(
+        repo_root,
+        "--cores",
+        "2",
+        "--configfile",
+        "tests/workflow/config.yaml",
+        "--config",
+        f"results_dir={results}",
+        "--nolock",
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    dataset = json.loads((results / "cutouts" / "dataset.json").read_text())
+    assert dataset["classes"]
+    for split in ("train", "val", "test"):
+        coco = json.loads((results / "cutouts" / "annotations" / f"{split}.json").read_text())
+        assert coco["images"], f"{split} split has no images"
+    for name in ("sim000", "sim001"):
+        for product in ("map.fits", "background.fits", "rms.fits"):
+            assert (results / "maps" / name / product).is_file()
+        assert (results / "logs" / "simulate_sky" / f"{name}.log").is_file()
+        assert (results / "benchmarks" / "simulate_sky" / f"{name}.tsv").is_file()

@@ -1,0 +1,81 @@
+# Config validation, path helpers and input functions. No science here.
+import re
+import shlex
+
+from snakemake.utils import validate
+
+from skysift.config import project_config_from_mapping
+
+# The schema is generated from the pydantic models (`skysift config-schema`); a test keeps them equal.
+validate(config, schema="../schemas/config.schema.yaml")
+CFG = project_config_from_mapping(config, source="config")
+RESULTS = CFG.results_dir
+# Software of every rule: the pinned environment, relative to the rule files. Used with
+# `--sdm conda`; `make demo` runs the rules in the project's .venv instead.
+SKYSIFT_ENV = "../../envs/skysift.yaml"
+
+SIM_MAPS = [f"sim{i:03d}" for i in range(CFG.simulate.n_maps)]
+REAL_MAPS = {entry.name: entry for entry in CFG.ingest.maps}
+ALL_MAPS = SIM_MAPS + list(REAL_MAPS)
+LABELLED_MAPS = SIM_MAPS + [n for n, e in REAL_MAPS.items() if e.annotations]
+
+
+wildcard_constraints:
+    name="|".join(map(re.escape, ALL_MAPS)) if ALL_MAPS else "(?!x)x",
+
+
+def section_settings(section):
+    """A config section as inline JSON for `--settings`; as params, Snakemake tracks changes."""
+    return shlex.quote(getattr(CFG, section).model_dump_json())
+
+
+def map_seed(wildcards):
+    """Seed of one simulated map, derived from the master seed and the map's index."""
+    return CFG.seed * 1000 + SIM_MAPS.index(wildcards.name)
+
+
+def raw_map(wildcards):
+    """The map a name stands for: the simulator's output or the user's FITS file."""
+    if wildcards.name in REAL_MAPS:
+        return REAL_MAPS[wildcards.name].path
+    return f"{RESULTS}/sky/{wildcards.name}/map.fits"
+
+
+def ingest_options(wildcards):
+    """Beam, survey and frequency flags of a real map (empty for simulated maps)."""
+    entry = REAL_MAPS.get(wildcards.name)
+    return shlex.join(entry.ingest_arguments()) if entry else ""
+
+
+def truth_dir(name):
+    """Folder holding truth.fits and segmentation.fits of a labelled map."""
+    if name in REAL_MAPS:
+        return f"{RESULTS}/annotations/{name}"
+    return f"{RESULTS}/sky/{name}"
+
+
+def annotation_source(wildcards):
+    return REAL_MAPS[wildcards.name].annotations
+
+
+def annotation_flag(wildcards):
+    return REAL_MAPS[wildcards.name].annotation_flag()
+
+
+def cutout_inputs(kind):
+    """Per labelled map: the ingested map, or its segmentation or truth file."""
+    if kind == "map":
+        return [f"{RESULTS}/maps/{name}/map.fits" for name in LABELLED_MAPS]
+    return [f"{truth_dir(name)}/{kind}.fits" for name in LABELLED_MAPS]
+
+
+def repeated_flag(flag, paths):
+    return " ".join(f"{flag} {shlex.quote(str(p))}" for p in paths)
+
+
+def all_targets():
+    targets = [f"{RESULTS}/maps/{name}/rms.fits" for name in ALL_MAPS]
+    targets += [f"{RESULTS}/sky/{name}/quicklook.png" for name in SIM_MAPS]
+    if LABELLED_MAPS:
+        targets.append(f"{RESULTS}/cutouts/dataset.json")
+    return targets
