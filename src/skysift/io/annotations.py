@@ -18,6 +18,7 @@ from astropy.io import fits
 from astropy.table import Table
 from scipy import ndimage
 
+from skysift.data.morphometry import bbox_of, count_islands, largest_extent_pixels
 from skysift.errors import InputFileError
 from skysift.io.atomic import atomic_dir
 from skysift.io.catalogue import truth_table_from_rows, write_table
@@ -248,17 +249,6 @@ def region_annotations(
     return annotations, skipped
 
 
-def _largest_angular_size(rows: np.ndarray, cols: np.ndarray, pixel_arcsec: float) -> float:
-    if rows.size == 1:
-        return pixel_arcsec
-    points = np.column_stack([cols, rows]).astype(float)
-    if points.shape[0] > 2000:  # keep the extreme points along 8 directions
-        keys = (points[:, 0], points[:, 1], points.sum(1), points[:, 0] - points[:, 1])
-        points = points[np.concatenate([np.argsort(k)[[0, -1]] for k in keys])]
-    diff = points[:, None, :] - points[None, :, :]
-    return float((np.sqrt((diff**2).sum(-1)).max() + 1.0) * pixel_arcsec)
-
-
 def measure_annotations(
     radio_map: RadioMap,
     annotations: list[Annotation],
@@ -304,7 +294,10 @@ def measure_annotations(
         sl = item.mask.slices
         own = segmentation[sl] == sid
         values = residual[sl][own]
-        r, c = np.nonzero(own)
+        xmin, ymin, xmax, ymax = bbox_of(own)
+        if xmin >= 0:
+            xmin, xmax = xmin + sl[1].start, xmax + sl[1].start
+            ymin, ymax = ymin + sl[0].start, ymax + sl[0].start
         row_c, col_c = round(item.y), round(item.x)
         local = math.nan
         if rms is not None:
@@ -312,7 +305,7 @@ def measure_annotations(
             if not np.isfinite(local) and values.size:
                 local = float(np.nanmedian(rms[sl][own]))
         peak = float(np.nanmax(values)) if values.size else math.nan
-        n_islands = int(ndimage.label(own, structure=np.ones((3, 3)))[1]) if values.size else 0
+        n_islands = count_islands(own)
         n_peaks = 0
         if values.size:
             cut = np.where(own, residual[sl], -np.inf)
@@ -336,12 +329,12 @@ def measure_annotations(
                 "n_islands": n_islands,
                 "n_components": n_islands,
                 "n_peaks": n_peaks,
-                "bbox_xmin": int(c.min() + sl[1].start) if values.size else -1,
-                "bbox_ymin": int(r.min() + sl[0].start) if values.size else -1,
-                "bbox_xmax": int(c.max() + sl[1].start + 1) if values.size else -1,
-                "bbox_ymax": int(r.max() + sl[0].start + 1) if values.size else -1,
+                "bbox_xmin": xmin,
+                "bbox_ymin": ymin,
+                "bbox_xmax": xmax,
+                "bbox_ymax": ymax,
                 "mask_area": int(own.sum()),
-                "las_arcsec": _largest_angular_size(r, c, radio_map.pixel_scale_arcsec)
+                "las_arcsec": largest_extent_pixels(own) * radio_map.pixel_scale_arcsec
                 if values.size
                 else math.nan,
                 "major_arcsec": item.major_arcsec,

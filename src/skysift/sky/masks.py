@@ -1,22 +1,30 @@
-"""Object masks and their measurements: threshold, islands, peaks, largest angular size.
+"""Object masks of the simulator: threshold, clipping to the map, peaks.
+
+Islands, bounding boxes and sizes are measured by :mod:`skysift.data.morphometry` (re-exported).
 
 All functions work on stamps (small arrays) in 0-based (y, x) pixel order.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import ConvexHull, QhullError
-from scipy.spatial.distance import pdist
 
+from skysift.data.morphometry import EIGHT_CONNECTED, bbox_of, count_islands, largest_extent_pixels
 from skysift.sky.config import MaskConfig
 from skysift.sky.render import Stamp
 
-#: 8-connectivity structuring element: islands touching at a corner are one island.
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+__all__ = [
+    "EIGHT_CONNECTED",
+    "bbox_of",
+    "clip_to_map",
+    "count_islands",
+    "find_peaks",
+    "largest_extent_pixels",
+    "mask_threshold",
+    "peak_size",
+    "stamp_valid",
+]
 
 
 def mask_threshold(mask_cfg: MaskConfig, *, peak: float, local_rms: float) -> float:
@@ -48,14 +56,6 @@ def stamp_valid(stamp: Stamp, valid: np.ndarray) -> np.ndarray:
         map_sl, st_sl = clip
         out[st_sl] = valid[map_sl]
     return out
-
-
-def count_islands(mask: np.ndarray) -> int:
-    """Number of 8-connected islands of a boolean mask."""
-    if not mask.any():
-        return 0
-    _, n = ndimage.label(mask, structure=EIGHT_CONNECTED)
-    return int(n)
 
 
 def peak_size(fwhm_min_pixels: float) -> int:
@@ -99,32 +99,3 @@ def find_peaks(data: np.ndarray, mask: np.ndarray, *, size: int) -> np.ndarray:
         -1,
     )
     return np.column_stack(np.unravel_index(np.asarray(centres), data.shape))
-
-
-def largest_extent_pixels(mask: np.ndarray) -> float:
-    """Largest distance between the centres of two mask pixels (pixels), via the convex hull.
-
-    A single-pixel mask gives 0; an empty mask gives 0.
-    """
-    ys, xs = np.nonzero(mask)
-    if ys.size < 2:
-        return 0.0
-    points = np.column_stack([xs, ys]).astype(float)
-    if points.shape[0] > 3:
-        try:
-            hull = ConvexHull(points)
-            points = points[hull.vertices]
-        except QhullError:  # collinear pixels: all points are on the "hull"
-            pass
-    if points.shape[0] > 4000:  # pragma: no cover - hulls of pixel masks are small
-        points = points[:: math.ceil(points.shape[0] / 4000)]
-    return float(pdist(points).max())
-
-
-def bbox_of(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """(xmin, ymin, xmax_exclusive, ymax_exclusive) of a mask, or (-1, -1, -1, -1) if empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return -1, -1, -1, -1
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
