@@ -1,0 +1,1 @@
+"""Radio source detector: Mask R-CNN model factory, datasets, training engine, prediction."""

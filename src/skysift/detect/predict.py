@@ -1,0 +1,167 @@
+"""Run a detector on a split of cutouts; COCO *results* (what ``COCO.loadRes`` accepts).
+
+One result per detection: ``{"image_id", "category_id", "score", "segmentation": RLE of the mask
+probability > 0.5, "bbox": [x, y, w, h]}`` in pixels of the cutout. Category ids are those of the
+dataset's ``dataset.json`` (the class name is the link), so results and truth agree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from torchvision.models.detection import MaskRCNN
+from tqdm import tqdm
+
+from skysift.data.coco import encode_mask
+from skysift.detect.checkpoint import load_detector
+from skysift.detect.dataset import CutoutDataset, collate, read_dataset_info
+from skysift.io.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+#: Mask probability above which a pixel belongs to the detection.
+MASK_THRESHOLD = 0.5
+
+
+def run_model(
+    model: MaskRCNN,
+    dataset: CutoutDataset,
+    *,
+    batch_size: int = 4,
+    score_threshold: float = 0.5,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Yield ``(image_id, detections)`` for every image of ``dataset`` (no augmentation).
+
+    ``detections`` holds numpy arrays: ``boxes`` (N, 4) x1, y1, x2, y2 pixels, ``labels`` (N,)
+    1..K in the model's classes, ``scores`` (N,), ``masks`` (N, H, W) bool (probability > 0.5);
+    only detections with score >= ``score_threshold``. The model is left in eval mode.
+    """
+    model.eval()
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=collate,
+        num_workers=0,
+        generator=torch.Generator().manual_seed(0),  # leaves the global generator alone
+    )
+    with torch.inference_mode():
+        for images, targets in tqdm(
+            loader, desc=f"predict {dataset.split}", unit="batch", disable=not progress
+        ):
+            outputs = model([image.to(device) for image in images])
+            for target, output in zip(targets, outputs, strict=True):
+                keep = output["scores"] >= score_threshold
+                yield (
+                    int(target["image_id"]),
+                    {
+                        "boxes": output["boxes"][keep].cpu().numpy(),
+                        "labels": output["labels"][keep].cpu().numpy(),
+                        "scores": output["scores"][keep].cpu().numpy(),
+                        "masks": (output["masks"][keep, 0] > MASK_THRESHOLD).cpu().numpy(),
+                    },
+                )
+
+
+def coco_results(
+    image_id: int, detections: dict[str, np.ndarray], category_ids: list[int]
+) -> list[dict[str, Any]]:
+    """COCO result entries of one image; ``category_ids[label - 1]`` maps model labels."""
+    results = []
+    for box, label, score, mask in zip(
+        detections["boxes"],
+        detections["labels"],
+        detections["scores"],
+        detections["masks"],
+        strict=True,
+    ):
+        x1, y1, x2, y2 = (float(v) for v in box)
+        results.append(
+            {
+                "image_id": image_id,
+                "category_id": int(category_ids[int(label) - 1]),
+                "score": float(score),
+                "segmentation": encode_mask(mask),
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+            }
+        )
+    return results
+
+
+def predict_cutouts(
+    model_path: str | Path,
+    dataset_dir: str | Path,
+    split: str,
+    out_path: str | Path,
+    *,
+    batch_size: int = 4,
+    score_threshold: float | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Predict a split and write COCO results JSON (atomically).
+
+    Parameters
+    ----------
+    model_path
+        Checkpoint from ``skysift train-detector``.
+    dataset_dir
+        Cutout dataset; its normalisation, classes, channels and size must equal the model's.
+    split
+        Split to predict.
+    out_path
+        Output JSON (a list of result dictionaries).
+    batch_size
+        Images per forward pass.
+    score_threshold
+        Minimum score (default: the model config's ``score_threshold``).
+    device
+        ``cpu`` or ``cuda``.
+
+    Returns
+    -------
+    dict
+        ``images``, ``detections``, ``per_class`` counts and the threshold used.
+    """
+    info = read_dataset_info(dataset_dir)
+    model, meta = load_detector(
+        model_path,
+        expect_normalisation=info.normalisation,
+        expect_classes=info.classes,
+        expect_in_channels=info.in_channels,
+        expect_size_pix=info.size_pix,
+        device=device,
+    )
+    threshold = (
+        float(meta["model_config"]["score_threshold"])
+        if score_threshold is None
+        else float(score_threshold)
+    )
+    dataset = CutoutDataset(info.root, split, classes=meta["classes"])
+    category_ids = [info.classes.index(name) + 1 for name in meta["classes"]]
+    results: list[dict[str, Any]] = []
+    for image_id, detections in run_model(
+        model, dataset, batch_size=batch_size, score_threshold=threshold, device=device
+    ):
+        results.extend(coco_results(image_id, detections, category_ids))
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(json.dumps(results))
+    per_class = {
+        name: sum(r["category_id"] == category_ids[i] for r in results)
+        for i, name in enumerate(meta["classes"])
+    }
+    log.info("%d detections on %d %s images -> %s", len(results), len(dataset), split, out_path)
+    return {
+        "images": len(dataset),
+        "detections": len(results),
+        "per_class": per_class,
+        "score_threshold": threshold,
+    }
