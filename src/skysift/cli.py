@@ -32,6 +32,19 @@ STAGES: dict[str, tuple[str, str]] = {
         "turn a user catalogue or DS9 regions into truth + segmentation",
     ),
     "build-cutouts": ("skysift.build_cutouts", "cut maps into a COCO training set with splits"),
+    "train-detector": (
+        "skysift.train_detector",
+        "train the Mask R-CNN detector on a COCO training set",
+    ),
+    "predict-cutouts": (
+        "skysift.predict_cutouts",
+        "run a trained detector on a split of cutouts (COCO results)",
+    ),
+    "evaluate-detector": (
+        "skysift.evaluate_detector",
+        "completeness, reliability, F1, mAP of detections vs truth",
+    ),
+    "run-baseline": ("skysift.run_baseline", "run PyBDSF or Aegean on a map, as a catalogue"),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }

@@ -13,8 +13,11 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
+from skysift.baselines.config import BaselineConfig
 from skysift.classes import DEFAULT_CLASSES
 from skysift.data.config import CutoutConfig
+from skysift.detect.config import DetectorConfig
+from skysift.evaluate.config import EvaluationConfig
 from skysift.fetch.config import FetchConfig
 from skysift.io.config import IngestConfig
 from skysift.settings import StrictModel, read_yaml, validation_error_to_config_error
@@ -33,6 +36,9 @@ class ProjectConfig(StrictModel):
     simulate: SimulationConfig = Field(default_factory=SimulationConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     cutouts: CutoutConfig = Field(default_factory=CutoutConfig)
+    detect: DetectorConfig = Field(default_factory=DetectorConfig)
+    evaluate: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    baselines: BaselineConfig = Field(default_factory=BaselineConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
 
     @field_validator("classes")
