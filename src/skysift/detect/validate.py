@@ -1,8 +1,8 @@
 """Validation score of the training loop: per-class F1 at mask IoU >= 0.5 on the val split.
 
-A small internal greedy matcher (descending score, each truth used once, class-aware) keeps the
-training loop independent of the evaluation package; the reported science numbers come from
-``skysift evaluate-detector`` and its one matcher (:mod:`skysift.evaluate.matching`).
+Matches with the project's one matcher (:func:`skysift.evaluate.matching.match_masks`), so the
+validation score that picks the best checkpoint counts exactly as ``skysift evaluate-detector``
+does (before its S/N cuts, which need the science fields).
 """
 
 from __future__ import annotations
@@ -13,42 +13,7 @@ from torchvision.models.detection import MaskRCNN
 
 from skysift.detect.dataset import CutoutDataset
 from skysift.detect.predict import run_model
-
-
-def mask_iou(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """IoU matrix (P, T) between boolean masks pred (P, H, W) and true (T, H, W)."""
-    pixels = int(np.prod(pred.shape[1:])) if pred.ndim == 3 else int(np.prod(true.shape[1:]))
-    p = pred.reshape(len(pred), pixels).astype(np.float32)
-    t = true.reshape(len(true), pixels).astype(np.float32)
-    inter = p @ t.T
-    union = p.sum(1)[:, None] + t.sum(1)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-
-
-def greedy_match(
-    iou: np.ndarray,
-    pred_labels: np.ndarray,
-    true_labels: np.ndarray,
-    pred_scores: np.ndarray,
-    *,
-    iou_threshold: float,
-    class_aware: bool = True,
-) -> list[tuple[int, int]]:
-    """Pairs (pred, true): predictions by descending score take their best free truth."""
-    pairs: list[tuple[int, int]] = []
-    used = np.zeros(iou.shape[1], dtype=bool)
-    for p in np.argsort(-pred_scores, kind="stable"):
-        candidates = iou[p].copy()
-        candidates[used] = -1
-        if class_aware:
-            candidates[true_labels != pred_labels[p]] = -1
-        if candidates.size == 0:
-            continue
-        t = int(np.argmax(candidates))
-        if candidates[t] >= iou_threshold:
-            used[t] = True
-            pairs.append((int(p), t))
-    return pairs
+from skysift.evaluate.matching import match_masks
 
 
 def f1(tp: int, n_pred: int, n_true: int) -> float:
@@ -90,21 +55,22 @@ def validation_metrics(
         _, target = dataset[records[image_id]]
         true_masks = target["masks"].numpy().astype(bool)
         true_labels = target["labels"].numpy()
-        iou = mask_iou(det["masks"], true_masks)
-        for _, t in greedy_match(
-            iou, det["labels"], true_labels, det["scores"], iou_threshold=iou_threshold
-        ):
-            tp[true_labels[t]] += 1
-        tp_any += len(
-            greedy_match(
-                iou,
-                det["labels"],
-                true_labels,
-                det["scores"],
+        pred_masks = list(det["masks"].astype(bool))
+        for class_aware in (True, False):
+            result = match_masks(
+                pred_masks,
+                list(true_masks),
+                pred_labels=det["labels"],
+                true_labels=true_labels,
+                pred_scores=det["scores"],
                 iou_threshold=iou_threshold,
-                class_aware=False,
+                class_aware=class_aware,
             )
-        )
+            if class_aware:
+                for _, t, _ in result.pairs:
+                    tp[true_labels[t]] += 1
+            else:
+                tp_any += len(result.pairs)
         n_pred += np.bincount(det["labels"], minlength=n_classes + 1)[: n_classes + 1]
         n_true += np.bincount(true_labels, minlength=n_classes + 1)[: n_classes + 1]
     metrics: dict[str, float] = {}
