@@ -239,3 +239,11 @@ def test_coco_map_perfect_shifted_and_empty() -> None:
     assert moved["segm"]["map_50_95"] < moved["segm"]["map_50"] + 1e-9
     empty = coco_map(gt, [], classes=CLASSES)
     assert empty["segm"]["map_50"] == 0.0 and empty["bbox"]["per_class"]["compact"]["ap_50"] == 0.0
+
+
+def test_flux_ratio_figure_without_matched_compact_sources(tmp_path: Any) -> None:
+    """An untrained model matches nothing: the figure is still written (no log axis error)."""
+    from skysift.evaluate.plots import plot_flux_ratio
+
+    path = plot_flux_ratio([], tmp_path / "flux.png")
+    assert path.stat().st_size > 0

@@ -101,7 +101,8 @@ def plot_flux_ratio(compact: Sequence[Mapping[str, Any]], path: Path) -> Path:
     if trunc.any():
         ax.scatter(snr[trunc], ratio[trunc], s=12, marker="x", label="truncated by edge")
     ax.axhline(1.0, color="k", lw=1)
-    ax.set_xscale("log")
+    if (snr > 0).any():  # a log axis needs positive data
+        ax.set_xscale("log")
     ax.set_xlabel("truth peak S/N")
     ax.set_ylabel("measured / true integrated flux")
     ax.grid(alpha=0.3)
