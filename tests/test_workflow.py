@@ -77,6 +77,10 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
     for split in ("train", "val", "test"):
         coco = json.loads((results / "cutouts" / "annotations" / f"{split}.json").read_text())
         assert coco["images"], f"{split} split has no images"
+    comparison = (results / "evaluation" / "comparison" / "comparison.md").read_text()
+    for finder in ("skysift", "PyBDSF (position)", "Aegean (mask)"):
+        assert finder in comparison
+    assert (results / "detector" / "model.pt").is_file()
     for name in ("sim000", "sim001"):
         for product in ("map.fits", "background.fits", "rms.fits"):
             assert (results / "maps" / name / product).is_file()

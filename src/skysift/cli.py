@@ -45,6 +45,14 @@ STAGES: dict[str, tuple[str, str]] = {
         "completeness, reliability, F1, mAP of detections vs truth",
     ),
     "run-baseline": ("skysift.run_baseline", "run PyBDSF or Aegean on a map, as a catalogue"),
+    "catalogue-to-coco": (
+        "skysift.catalogue_to_coco",
+        "cut a map-level finder catalogue into COCO results on a split",
+    ),
+    "compare-finders": (
+        "skysift.compare_finders",
+        "side-by-side table of finders: CSV, Markdown, figure",
+    ),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }

@@ -20,7 +20,14 @@ ALL_MAPS = SIM_MAPS + list(REAL_MAPS)
 LABELLED_MAPS = SIM_MAPS + [n for n, e in REAL_MAPS.items() if e.annotations]
 
 
+FINDERS = ("pybdsf", "aegean")
+FINDER_LABELS = {"pybdsf": "PyBDSF", "aegean": "Aegean"}
+
+
 wildcard_constraints:
+    finder="|".join(FINDERS),
+    match="mask|position",
+    split="train|val|test",
     name="|".join(map(re.escape, ALL_MAPS)) if ALL_MAPS else "(?!x)x",
 
 
@@ -73,9 +80,53 @@ def repeated_flag(flag, paths):
     return " ".join(f"{flag} {shlex.quote(str(p))}" for p in paths)
 
 
+def finder_outputs(kind):
+    """Input function: one finder's catalogue or segmentation for every labelled map."""
+
+    def paths(wildcards):
+        return [
+            f"{RESULTS}/baselines/{wildcards.finder}/{name}/{kind}.fits"
+            for name in LABELLED_MAPS
+        ]
+
+    return paths
+
+
+def finder_map_entries(wildcards):
+    """`--map-name N --catalogue C --segmentation S` for every labelled map of a finder."""
+    folder = f"{RESULTS}/baselines/{wildcards.finder}"
+    return " ".join(
+        f"--map-name {name} --catalogue {folder}/{name}/catalogue.fits "
+        f"--segmentation {folder}/{name}/segmentation.fits"
+        for name in LABELLED_MAPS
+    )
+
+
+def comparison_entries(wildcards, input):
+    """`--entry NAME EVAL_DIR RUNTIME...` for skysift and each finder in both match modes."""
+    evaluation = f"{RESULTS}/evaluation"
+    entries = [
+        [
+            "skysift",
+            f"{evaluation}/skysift",
+            f"{RESULTS}/benchmarks/predict_cutouts/test.tsv",
+        ]
+    ]
+    for finder in FINDERS:
+        runtimes = [
+            f"{RESULTS}/baselines/{finder}/{name}/runtime.json"
+            for name in LABELLED_MAPS
+        ]
+        for match in ("position", "mask"):
+            label = f"{FINDER_LABELS[finder]} ({match})"
+            entries.append([label, f"{evaluation}/{finder}_{match}", *runtimes])
+    return " ".join(f"--entry {shlex.join(entry)}" for entry in entries)
+
+
 def all_targets():
     targets = [f"{RESULTS}/maps/{name}/rms.fits" for name in ALL_MAPS]
     targets += [f"{RESULTS}/sky/{name}/quicklook.png" for name in SIM_MAPS]
     if LABELLED_MAPS:
         targets.append(f"{RESULTS}/cutouts/dataset.json")
+        targets.append(f"{RESULTS}/evaluation/comparison/comparison.md")
     return targets
