@@ -91,7 +91,9 @@ def test_resnet_weights_load_and_first_conv_adapts(tmp_path: Path) -> None:
     reference = resnet18(weights=None)
     path = tmp_path / "resnet18_imagenet.pth"
     torch.save(reference.state_dict(), path)
-    model = build_detector(DetectorConfig(**LEAN), num_classes=5, in_channels=1, image_size=SIZE)
+    model = build_detector(
+        DetectorConfig(**LEAN, norm="frozen"), num_classes=5, in_channels=1, image_size=SIZE
+    )
     assert not torch.equal(
         model.backbone.body.layer3[1].conv2.weight, reference.layer3[1].conv2.weight
     )
@@ -113,7 +115,9 @@ def test_ssl_state_dict_with_prefixes_and_three_channels(tmp_path: Path) -> None
     wrapped = {"state_dict": {f"module.encoder.{k}": v for k, v in reference.state_dict().items()}}
     path = tmp_path / "ssl.pt"
     torch.save(wrapped, path)
-    model = build_detector(DetectorConfig(**LEAN), num_classes=2, in_channels=3, image_size=SIZE)
+    model = build_detector(
+        DetectorConfig(**LEAN, norm="frozen"), num_classes=2, in_channels=3, image_size=SIZE
+    )
     report = load_backbone_weights(model, path, kind="ssl")
     assert report["adapted"] == [] and report["missing"] == []
     assert torch.equal(model.backbone.body.conv1.weight, reference.conv1.weight)
@@ -124,7 +128,7 @@ def test_mobilenet_imagenet_state_dict(tmp_path: Path) -> None:
     reference = mobilenet_v3_large(weights=None)
     path = tmp_path / "mnv3.pth"
     torch.save(reference.state_dict(), path)
-    config = DetectorConfig(backbone="mobilenet_v3_fpn", **LEAN)
+    config = DetectorConfig(backbone="mobilenet_v3_fpn", norm="frozen", **LEAN)
     model = build_detector(config, num_classes=2, in_channels=2, image_size=SIZE)
     report = load_backbone_weights(model, path, kind="imagenet")
     body = model.backbone.body
@@ -132,6 +136,32 @@ def test_mobilenet_imagenet_state_dict(tmp_path: Path) -> None:
     assert report["adapted"] == ["0.0.weight"]
     assert torch.allclose(body["0"][0].weight, adapt_first_conv(reference.features[0][0].weight, 2))
     assert any(k.startswith("classifier") for k in report["unexpected"])
+
+
+@pytest.mark.parametrize("backbone", ["resnet18_fpn", "mobilenet_v3_fpn"])
+def test_norm_auto_is_group_norm_from_scratch_and_frozen_when_pretrained(
+    backbone: str, tmp_path: Path
+) -> None:
+    from torch import nn
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    scratch = build_detector(
+        DetectorConfig(backbone=backbone, **LEAN), num_classes=2, in_channels=1, image_size=SIZE
+    )
+    kinds = {type(m) for m in scratch.backbone.body.modules()}
+    assert nn.GroupNorm in kinds and nn.BatchNorm2d not in kinds
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"")
+    pretrained = build_detector(
+        DetectorConfig(backbone=backbone, init="imagenet", weights_path=str(weights), **LEAN),
+        num_classes=2,
+        in_channels=1,
+        image_size=SIZE,
+    )
+    kinds = {type(m) for m in pretrained.backbone.body.modules()}
+    assert FrozenBatchNorm2d in kinds and nn.GroupNorm not in kinds
+    with pytest.raises(ValueError, match="norm 'group'"):
+        DetectorConfig(init="ssl", weights_path=str(weights), norm="group")
 
 
 def test_backbone_weight_errors_name_the_file(tmp_path: Path) -> None:

@@ -82,6 +82,11 @@ class DetectorConfig(StrictModel):
     weights_path: str | None = Field(
         None, description="local backbone state dict (no download ever) for init imagenet/ssl"
     )
+    norm: Literal["auto", "batch", "group", "frozen"] = Field(
+        "auto",
+        description="trunk normalisation: auto = frozen batch-norm for pretrained weights, "
+        "group norm from scratch (batch-norm statistics of 2-image batches are noise)",
+    )
     # --- optimisation
     optimizer: Literal["adamw", "sgd"] = Field("adamw")
     lr: float = Field(1e-3, gt=0, description="peak learning rate")
@@ -121,4 +126,9 @@ class DetectorConfig(StrictModel):
             )
         if self.init != "random" and not self.weights_path:
             raise ValueError(f"init '{self.init}' needs weights_path (a local state dict file)")
+        if self.init != "random" and self.norm == "group":
+            raise ValueError(
+                f"norm 'group' cannot take the batch-norm statistics of init '{self.init}' "
+                "weights; use norm auto, frozen or batch"
+            )
         return self

@@ -12,6 +12,7 @@ model's own normalisation is the identity (mean 0, std 1 per channel) and its re
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -42,9 +43,19 @@ log = logging.getLogger(__name__)
 MOBILENET_TAPS: dict[str, int] = {"3": 24, "6": 40, "12": 112, "16": 960}
 
 
+def group_norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with up to 32 groups that divide ``channels`` (MobileNet has 16, 24, 40 ...)."""
+    return nn.GroupNorm(math.gcd(channels, 32), channels)
+
+
 def _norm_layer(config: DetectorConfig) -> Callable[..., nn.Module]:
-    # Pretrained trunks keep their statistics (torchvision practice); random ones learn them.
-    return nn.BatchNorm2d if config.init == "random" else FrozenBatchNorm2d
+    # Pretrained trunks keep their statistics (torchvision practice). From scratch, batch-norm
+    # statistics of a few small cutouts are noise; group norm does not depend on the batch
+    # (He, Girshick & Dollar 2019, "Rethinking ImageNet pre-training").
+    norm = config.norm
+    if norm == "auto":
+        norm = "group" if config.init == "random" else "frozen"
+    return {"batch": nn.BatchNorm2d, "group": group_norm, "frozen": FrozenBatchNorm2d}[norm]
 
 
 def _new_first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
