@@ -1,0 +1,1 @@
+"""Synthetic stellar SEDs: ck04 model grid, cool-star extension, dust, passband photometry."""
