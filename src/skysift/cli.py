@@ -53,6 +53,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.compare_finders",
         "side-by-side table of finders: CSV, Markdown, figure",
     ),
+    "sed-synth": (
+        "skysift.sed_synth",
+        "synthetic stellar SEDs with catalogue-like photometry",
+    ),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }

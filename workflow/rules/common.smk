@@ -123,9 +123,27 @@ def comparison_entries(wildcards, input):
     return " ".join(f"--entry {shlex.join(entry)}" for entry in entries)
 
 
+GRID_FILE = "ck04_subset.npz"
+CK04_CACHE = str(CFG.fetch.cache_path() / "ck04" / GRID_FILE)
+
+
+def sed_grid():
+    """The CK04 grid: sed.grid_path, else the shared copy beside the checkout, else the fetch
+    cache (filled by rule fetch_ck04 when missing; that one needs the network)."""
+    from skysift.sed.grid import grid_candidates
+
+    if CFG.sed.grid_path:
+        return grid_candidates(CFG.sed.grid_path)[0]
+    for candidate in grid_candidates():
+        if candidate.is_file():
+            return str(candidate)
+    return CK04_CACHE
+
+
 def all_targets():
     targets = [f"{RESULTS}/maps/{name}/rms.fits" for name in ALL_MAPS]
     targets += [f"{RESULTS}/sky/{name}/quicklook.png" for name in SIM_MAPS]
+    targets.append(f"{RESULTS}/sed/synth/seds.fits")
     if LABELLED_MAPS:
         targets.append(f"{RESULTS}/cutouts/dataset.json")
         targets.append(f"{RESULTS}/evaluation/comparison/comparison.md")
