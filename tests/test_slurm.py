@@ -1,0 +1,121 @@
+"""The tiny workflow through a REAL single-node Slurm gives the same files as the local run.
+
+Starts munge + slurmctld + slurmd on this host (tests/slurm/start-slurm.sh; installs Debian's
+slurm-wlm and munge when missing), submits every job with snakemake-executor-plugin-slurm and the
+project's cluster profile, compares the products with a local run, and stops Slurm.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+#: Products that must be identical, relative to results_dir (simulation, training set, finder
+#: catalogue, detector output, evaluation table, synthetic SEDs).
+COMPARED = (
+    "sky/sim000/map.fits",
+    "sky/sim001/truth.csv",
+    "cutouts/annotations/train.json",
+    "cutouts/annotations/test.json",
+    "baselines/pybdsf/sim000/catalogue.csv",
+    "detector/predictions_test.json",
+    "evaluation/skysift/per_class.csv",
+    "sed/synth/seds.csv",
+)
+
+#: The same thread counts in both runs: float reductions depend on them.
+THREADS = ("--set-threads", "train_detector=2", "predict_cutouts=2")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def _run(repo_root: Path, *args: str, timeout: int = 900) -> None:
+    result = subprocess.run(
+        [SNAKEMAKE, "--configfile", "tests/workflow/config.yaml", "--nolock", *THREADS, *args],
+        cwd=repo_root,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.fixture()
+def slurm(repo_root: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmctld and slurmd on this host needs root")
+    if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
+        pytest.skip("no Slurm and no apt-get to install Debian's slurm-wlm")
+    state = tmp_path / "slurm-state"
+    start = subprocess.run(
+        ["bash", "tests/slurm/start-slurm.sh", str(state)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert start.returncode == 0, f"Slurm did not start: {start.stderr[-2000:]}"
+    try:
+        yield state
+    finally:
+        subprocess.run(["bash", "tests/slurm/stop-slurm.sh", str(state)], timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_tiny_workflow_on_slurm_equals_local_run(
+    slurm: Path, repo_root: Path, tmp_path: Path
+) -> None:
+    local, cluster = tmp_path / "local", tmp_path / "slurm"
+    _run(repo_root, "--cores", "2", "--config", f"results_dir={local}")
+    _run(
+        repo_root,
+        "--profile",
+        "workflow/profiles/slurm",
+        "--config",
+        f"results_dir={cluster}",
+        # The test cluster: one 2-core node, partition debug, no accounting, no GPU.
+        "--default-resources",
+        "slurm_partition=debug",
+        "runtime=30",
+        "mem_mb=1500",
+        "cpus_per_task=1",
+        "--set-resources",
+        "train_detector:gpu=0",
+        "train_detector:mem_mb=3000",
+        "train_detector:cpus_per_task=2",
+        "predict_cutouts:mem_mb=2000",
+        "predict_cutouts:cpus_per_task=2",
+        "run_baseline:mem_mb=2000",
+        "--slurm-no-account",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-keep-successful-logs",
+        "--slurm-logdir",
+        str(tmp_path / "slurm-logs"),
+        "--jobs",
+        "4",
+    )
+    job_logs = list((tmp_path / "slurm-logs").rglob("*.log"))
+    assert len(job_logs) >= 10, f"only {len(job_logs)} jobs went through Slurm"
+    for product in COMPARED:
+        assert (local / product).is_file(), product
+        assert filecmp.cmp(local / product, cluster / product, shallow=False), (
+            f"{product} differs between the local run and the Slurm run"
+        )
