@@ -44,6 +44,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.evaluate_detector",
         "completeness, reliability, F1, mAP of detections vs truth",
     ),
+    "predict-map": (
+        "skysift.predict_map",
+        "predict a whole map: tiles over MPI ranks, merged catalogue",
+    ),
     "run-baseline": ("skysift.run_baseline", "run PyBDSF or Aegean on a map, as a catalogue"),
     "catalogue-to-coco": (
         "skysift.catalogue_to_coco",

@@ -20,6 +20,7 @@ from skysift.detect.config import DetectorConfig
 from skysift.evaluate.config import EvaluationConfig
 from skysift.fetch.config import FetchConfig
 from skysift.io.config import IngestConfig
+from skysift.predict.config import PredictConfig
 from skysift.sed.config import SedConfig
 from skysift.settings import StrictModel, read_yaml, validation_error_to_config_error
 from skysift.sky.config import SimulationConfig
@@ -38,6 +39,7 @@ class ProjectConfig(StrictModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     cutouts: CutoutConfig = Field(default_factory=CutoutConfig)
     detect: DetectorConfig = Field(default_factory=DetectorConfig)
+    predict: PredictConfig = Field(default_factory=PredictConfig)
     evaluate: EvaluationConfig = Field(default_factory=EvaluationConfig)
     baselines: BaselineConfig = Field(default_factory=BaselineConfig)
     sed: SedConfig = Field(default_factory=SedConfig)

@@ -1,0 +1,62 @@
+"""Settings of whole-map prediction (section ``predict`` of the project config).
+
+Sizes are in pixels of the map (the model's tile side ``size_pix`` comes from its checkpoint).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from skysift.settings import StrictModel
+
+
+class PredictConfig(StrictModel):
+    """How ``skysift predict-map`` tiles a map, runs the detector and merges tiles."""
+
+    overlap_pix: int = Field(
+        48,
+        ge=0,
+        description="overlap of neighbouring tiles in pixels; objects smaller than this are "
+        "seen whole by at least one tile (must be below the model's tile size)",
+    )
+    batch_size: int = Field(4, ge=1, description="tiles per forward pass (and per MPI work unit)")
+    score_threshold: float | None = Field(
+        None, ge=0, le=1, description="minimum detection score (default: the model's own)"
+    )
+    merge_iou: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="two detections from neighbouring tiles are one object when their mask IoU "
+        "within the pixels both tiles see reaches this",
+    )
+    merge_containment: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="a detection cut by a tile border also joins a neighbour's detection that "
+        "covers this fraction of it (within the pixels both tiles see)",
+    )
+    normalisation: Literal["per_tile"] = Field(
+        "per_tile",
+        description="where normalisation statistics come from: per_tile = the model's spec "
+        "applied to each raw tile, exactly as the training cutouts were normalised",
+    )
+    device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1 ...")
+    threads: int | None = Field(
+        1,
+        ge=1,
+        description="torch CPU threads per process (1 = deterministic; scale with MPI ranks); "
+        "null = torch's default",
+    )
+    write_masks: bool = Field(
+        True,
+        description="write segmentation.fits (int32 object id per pixel, 0 = none; holds the "
+        "whole map in memory on rank 0)",
+    )
+    write_png: bool = Field(True, description="write a quick-look PNG with class-coloured outlines")
+    min_area_pix: int = Field(
+        1, ge=1, description="drop detections whose mask has fewer pixels (per tile)"
+    )

@@ -1,0 +1,257 @@
+"""Run a detector on tiles: raw Jy/beam windows -> detections ("pieces") in map pixels.
+
+A *tile predictor* is any callable that takes raw tiles and returns per-tile detections
+(:class:`TilePredictor`); :class:`DetectorPredictor` is the real one (the one normaliser with the
+checkpoint's spec, then the Mask R-CNN). Tests use fake predictors with the same interface to
+check tiling and merging exactly. :func:`detect_batch` turns predictor output into
+:class:`Piece` objects: masks cropped to the map window, blanked pixels removed, cut to their
+bounding box, and flagged when they touch a tile border that lies inside the map.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from skysift.data.config import NormalisationSpec
+from skysift.data.normalise import normalise
+from skysift.predict.lazymap import LazyMap
+from skysift.predict.tiling import Tile
+
+if TYPE_CHECKING:  # torch is imported only by the real predictor (fakes and MPI tests skip it)
+    import torch
+    from torchvision.models.detection import MaskRCNN
+
+log = logging.getLogger(__name__)
+
+#: Mask probability above which a pixel belongs to a detection (as in detect.predict).
+MASK_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class TileDetections:
+    """Detections of one tile, in tile pixels.
+
+    Attributes
+    ----------
+    labels
+        Class name of each detection, length N.
+    scores
+        Shape (N,), in [0, 1].
+    masks
+        Shape (N, size, size), bool.
+    """
+
+    labels: list[str]
+    scores: np.ndarray
+    masks: np.ndarray
+
+
+class TilePredictor(Protocol):
+    """What whole-map prediction needs from a model.
+
+    ``size_pix`` is the tile side; ``classes`` the class names. A call takes raw tiles, each
+    shape (size_pix, size_pix) float32 Jy/beam with NaN for blanked or padded pixels, and
+    returns one :class:`TileDetections` per tile.
+    """
+
+    size_pix: int
+    classes: list[str]
+
+    def __call__(self, tiles: Sequence[np.ndarray]) -> list[TileDetections]: ...
+
+
+class DetectorPredictor:
+    """A trained skysift detector as a :class:`TilePredictor`.
+
+    Each raw tile is normalised by :func:`skysift.data.normalise.normalise` with the
+    checkpoint's spec (exactly the training preprocessing of a cutout), the batch goes through
+    the model in inference mode, and detections with ``score >= score_threshold`` are kept,
+    masks thresholded at probability 0.5. The model's own ``roi_heads.score_thresh`` is raised
+    to the threshold (same detections, no mask-head work for boxes that would be dropped).
+
+    Parameters
+    ----------
+    model
+        Detector in eval mode (from :func:`skysift.detect.checkpoint.load_detector`).
+    meta
+        The checkpoint's ``skysift`` block (classes, normalisation, size_pix).
+    score_threshold
+        Minimum score.
+    device
+        Torch device of the model.
+    """
+
+    def __init__(
+        self,
+        model: MaskRCNN,
+        meta: dict[str, Any],
+        *,
+        score_threshold: float,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        import torch
+
+        self.model = model.eval()
+        self.classes = list(meta["classes"])
+        self.size_pix = int(meta["size_pix"])
+        self.spec = NormalisationSpec.model_validate(meta["normalisation"])
+        self.score_threshold = float(score_threshold)
+        self.device = torch.device(device)
+        # Boxes below the threshold are dropped anyway: drop them inside the model, before NMS
+        # and the mask head (same kept detections, far less mask-head work). torchvision keeps
+        # score > score_thresh; the float32 just below the threshold makes that ">= threshold".
+        roi_heads = self.model.roi_heads
+        below = float(np.nextafter(np.float32(self.score_threshold), np.float32(0)))
+        roi_heads.score_thresh = max(float(roi_heads.score_thresh), below)
+
+    def __call__(self, tiles: Sequence[np.ndarray]) -> list[TileDetections]:
+        import torch
+
+        if not tiles:
+            return []
+        images = [torch.from_numpy(normalise(tile, self.spec)).to(self.device) for tile in tiles]
+        with torch.inference_mode():
+            outputs = self.model(images)
+        results = []
+        for output in outputs:
+            keep = output["scores"] >= self.score_threshold
+            labels = output["labels"][keep].cpu().numpy()
+            results.append(
+                TileDetections(
+                    labels=[self.classes[int(k) - 1] for k in labels],
+                    scores=output["scores"][keep].cpu().numpy().astype(np.float64),
+                    masks=(output["masks"][keep, 0] > MASK_THRESHOLD).cpu().numpy(),
+                )
+            )
+        return results
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One detection of one tile, in map pixels.
+
+    Attributes
+    ----------
+    tile
+        Index of the tile it comes from.
+    label
+        Class name.
+    score
+        Detection score.
+    y0, x0
+        Map pixel (0-based) of ``mask[0, 0]``.
+    mask
+        Bool (h, w), cut to the detection's bounding box.
+    truncated
+        The mask touches a tile border that lies inside the map (the object may go on in the
+        neighbouring tile).
+    """
+
+    tile: int
+    label: str
+    score: float
+    y0: int
+    x0: int
+    mask: np.ndarray
+    truncated: bool
+
+    @property
+    def y1(self) -> int:
+        """Bounding box end row (exclusive)."""
+        return self.y0 + self.mask.shape[0]
+
+    @property
+    def x1(self) -> int:
+        """Bounding box end column (exclusive)."""
+        return self.x0 + self.mask.shape[1]
+
+
+def read_tile(lazy_map: LazyMap, tile: Tile, size: int) -> np.ndarray | None:
+    """Raw tile (size, size) float32 Jy/beam, NaN-padded; None when every pixel is blank."""
+    window = lazy_map.window(tile.y0, tile.y1, tile.x0, tile.x1)
+    if not np.isfinite(window).any():
+        return None
+    if window.shape == (size, size):
+        return window
+    padded = np.full((size, size), np.nan, dtype=np.float32)
+    padded[: window.shape[0], : window.shape[1]] = window
+    return padded
+
+
+def pieces_of_tile(
+    tile: Tile, raw: np.ndarray, detections: TileDetections, *, min_area_pix: int = 1
+) -> list[Piece]:
+    """Turn one tile's detections into pieces: valid pixels only, cropped, border flags.
+
+    Parameters
+    ----------
+    tile
+        The tile.
+    raw
+        Its raw pixels (size, size), NaN where blanked or padded (those pixels are removed
+        from the masks).
+    detections
+        The predictor's output for this tile.
+    min_area_pix
+        Masks with fewer remaining pixels are dropped.
+    """
+    h, w = tile.shape
+    valid = np.isfinite(raw[:h, :w])
+    top, bottom, left, right = tile.inner
+    pieces = []
+    for label, score, full in zip(
+        detections.labels, detections.scores, detections.masks, strict=True
+    ):
+        mask = full[:h, :w] & valid
+        rows = np.flatnonzero(mask.any(axis=1))
+        if rows.size == 0 or int(mask.sum()) < min_area_pix:
+            continue
+        cols = np.flatnonzero(mask.any(axis=0))
+        ry0, ry1, cx0, cx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        truncated = (top and ry0 == 0) or (bottom and ry1 == h)
+        truncated = truncated or (left and cx0 == 0) or (right and cx1 == w)
+        pieces.append(
+            Piece(
+                tile=tile.index,
+                label=str(label),
+                score=float(score),
+                y0=tile.y0 + ry0,
+                x0=tile.x0 + cx0,
+                mask=np.ascontiguousarray(mask[ry0:ry1, cx0:cx1]),
+                truncated=bool(truncated),
+            )
+        )
+    return pieces
+
+
+def detect_batch(
+    lazy_map: LazyMap,
+    tiles: Sequence[Tile],
+    predictor: TilePredictor,
+    *,
+    min_area_pix: int = 1,
+) -> tuple[list[Piece], int]:
+    """Read, predict and convert one batch of tiles.
+
+    Returns
+    -------
+    (pieces, n_predicted)
+        Pieces in tile order then detection order, and how many tiles had data (all-NaN
+        tiles are skipped without calling the model).
+    """
+    raws: list[np.ndarray] = []
+    kept: list[Tile] = []
+    for tile in tiles:
+        raw = read_tile(lazy_map, tile, predictor.size_pix)
+        if raw is not None:
+            raws.append(raw)
+            kept.append(tile)
+    pieces: list[Piece] = []
+    for tile, raw, detections in zip(kept, raws, predictor(raws), strict=True):
+        pieces.extend(pieces_of_tile(tile, raw, detections, min_area_pix=min_area_pix))
+    return pieces, len(kept)

@@ -1,0 +1,192 @@
+"""predict-map under MPI: 1, 2 and 3 ranks give byte-identical outputs; a failing rank aborts.
+
+Runs ``mpiexec -n N`` as subprocesses (with a timeout) of the venv's MPICH; skipped when mpi4py
+or mpiexec is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from skysift import cli
+from skysift.detect.config import DetectorConfig
+from skysift.detect.engine import train
+from skysift.detect.toy import make_toy_dataset
+from skysift.predict.config import PredictConfig
+from skysift.predict.pipeline import OUTPUT_FILES, predict_map
+from skysift.predict.toy import Component, ThresholdPredictor, write_toy_map
+
+pytest.importorskip("mpi4py")
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+pytestmark = pytest.mark.skipif(not MPIEXEC.exists(), reason="no mpiexec beside the python")
+
+COMPARED = ("catalogue", "catalogue_csv", "segmentation", "regions")
+SHAPE = (150, 170)
+SOURCES = [
+    Component(64, 64, 0.05, 2.5, 2.5),
+    Component(120, 40, 0.02, 9.0, 5.0),
+    Component(30, 110, 0.01),
+    Component(48, 110, 0.01),
+    Component(150, 130, 0.02),
+]
+
+FAKE_SCRIPT = """
+import logging, sys
+from skysift.predict.config import PredictConfig
+from skysift.predict.pipeline import predict_map
+from skysift.predict.sharding import abort_on_error, rank_of, world_comm
+from skysift.predict.toy import ThresholdPredictor
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+comm = world_comm()
+fail_rank = int(sys.argv[3])
+
+class Predictor(ThresholdPredictor):
+    def __call__(self, tiles):
+        if rank_of(comm) == fail_rank:
+            raise RuntimeError("injected failure in the model")
+        return super().__call__(tiles)
+
+with abort_on_error(comm):
+    predict_map(sys.argv[1], sys.argv[2], predictor=Predictor(size_pix=48, threshold=1e-3),
+                config=PredictConfig(overlap_pix=20, batch_size=2), comm=comm, progress=False)
+"""
+
+CLI_SCRIPT = """
+import sys
+from skysift import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _mpiexec(
+    n: int, script: Path, *args: str, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MPIEXEC), "-n", str(n), sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(),
+    )
+
+
+def _same_outputs(a: Path, b: Path) -> None:
+    for key in COMPARED:
+        name = OUTPUT_FILES[key]
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def toy_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_toy_map(
+        tmp_path_factory.mktemp("map") / "map.fits", SHAPE, SOURCES, blank=[(120, 150, 0, 60)]
+    )
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("scripts")
+    (folder / "fake.py").write_text(textwrap.dedent(FAKE_SCRIPT))
+    (folder / "cli.py").write_text(textwrap.dedent(CLI_SCRIPT))
+    return {"fake": folder / "fake.py", "cli": folder / "cli.py"}
+
+
+@pytest.fixture(scope="module")
+def serial(toy_map: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("serial") / "out"
+    predict_map(
+        toy_map,
+        out,
+        predictor=ThresholdPredictor(size_pix=48, threshold=1e-3),
+        config=PredictConfig(overlap_pix=20, batch_size=2),
+        progress=False,
+    )
+    return out
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_ranks_give_byte_identical_catalogues(
+    ranks: int, toy_map: Path, scripts: dict[str, Path], serial: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = _mpiexec(ranks, scripts["fake"], str(toy_map), str(out), "-1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"on {ranks} rank(s)" in result.stderr
+    _same_outputs(serial, out)
+    assert "objects" in (out / "summary.json").read_text()
+
+
+def test_a_failing_rank_ends_the_run_with_a_clear_error(
+    toy_map: Path, scripts: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = _mpiexec(3, scripts["fake"], str(toy_map), str(out), "1", timeout=60)
+    assert result.returncode != 0
+    assert "rank 1 failed on batch" in result.stderr
+    assert "injected failure in the model" in result.stderr
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
+
+
+# --- a real (tiny, briefly trained) detector ------------------------------------------------
+
+TINY = {
+    "backbone": "resnet18_fpn",
+    "fpn_channels": 16,
+    "mask_head_channels": 8,
+    "mask_head_layers": 1,
+    "box_head_dim": 32,
+    "rpn_pre_nms_top_n_test": 50,
+    "rpn_post_nms_top_n_test": 30,
+    "box_detections_per_img": 10,
+    "box_score_thresh": 0.0,
+    "score_threshold": 0.0,
+    "warmup_steps": 1,
+    "max_steps": 2,
+    "checkpoint_every": 2,
+    "eval_every": 2,
+    "amp": False,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    threads = torch.get_num_threads()
+    root = make_toy_dataset(tmp_path_factory.mktemp("toy"), size=48, images_per_split=(2, 1, 1))
+    out = tmp_path_factory.mktemp("model")
+    train(DetectorConfig(**TINY), root, out, resume=False, progress=False)
+    torch.set_num_threads(threads)
+    return out / "model.pt"
+
+
+def test_real_model_serial_and_two_ranks_agree(
+    toy_map: Path,
+    tiny_model: Path,
+    scripts: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    args = ["--model", str(tiny_model), "--overlap", "16", "--batch-size", "2", "-q"]
+    threads = torch.get_num_threads()
+    try:
+        code = cli.main(["predict-map", str(toy_map), "--out", str(tmp_path / "one"), *args])
+    finally:
+        torch.set_num_threads(threads)  # the stage sets 1 thread per process
+    assert code == 0
+    result = _mpiexec(
+        2, scripts["cli"], "predict-map", str(toy_map), "--out", str(tmp_path / "two"), *args
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    _same_outputs(tmp_path / "one", tmp_path / "two")
+    summary = (tmp_path / "two" / "summary.json").read_text()
+    assert '"ranks": 2' in summary and '"tiles_blank": 0' in summary
