@@ -1,5 +1,8 @@
 """The tiny workflow through a REAL single-node Slurm gives the same files as the local run.
 
+The MPI rule (predict_map) runs under `srun --mpi=pmi2` with 2 tasks there and under
+`mpiexec -n 2` locally.
+
 Starts munge + slurmctld + slurmd on this host (tests/slurm/start-slurm.sh; installs Debian's
 slurm-wlm and munge when missing), submits every job with snakemake-executor-plugin-slurm and the
 project's cluster profile, compares the products with a local run, and stops Slurm.
@@ -26,6 +29,8 @@ COMPARED = (
     "cutouts/annotations/train.json",
     "cutouts/annotations/test.json",
     "baselines/pybdsf/sim000/catalogue.csv",
+    "predict/sim000/catalogue.csv",
+    "predict/sim001/catalogue.csv",
     "detector/predictions_test.json",
     "evaluation/skysift/per_class.csv",
     "sed/synth/seds.csv",
@@ -101,6 +106,8 @@ def test_tiny_workflow_on_slurm_equals_local_run(
         "predict_cutouts:mem_mb=2000",
         "predict_cutouts:cpus_per_task=2",
         "run_baseline:mem_mb=2000",
+        "predict_map:tasks=2",
+        "predict_map:mem_mb_per_cpu=1000",
         "--slurm-no-account",
         "--slurm-status-command",
         "squeue",

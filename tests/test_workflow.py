@@ -78,7 +78,12 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
         coco = json.loads((results / "cutouts" / "annotations" / f"{split}.json").read_text())
         assert coco["images"], f"{split} split has no images"
     comparison = (results / "evaluation" / "comparison" / "comparison.md").read_text()
-    for finder in ("skysift", "PyBDSF (position)", "Aegean (mask)"):
+    for finder in (
+        "skysift (cutouts)",
+        "skysift (whole map)",
+        "PyBDSF (position)",
+        "Aegean (mask)",
+    ):
         assert finder in comparison
     assert (results / "detector" / "model.pt").is_file()
     for name in ("sim000", "sim001"):
@@ -86,3 +91,8 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
             assert (results / "maps" / name / product).is_file()
         assert (results / "logs" / "simulate_sky" / f"{name}.log").is_file()
         assert (results / "benchmarks" / "simulate_sky" / f"{name}.tsv").is_file()
+        predicted = results / "predict" / name
+        for product in ("catalogue.fits", "catalogue.csv", "regions.reg", "outlines.png"):
+            assert (predicted / product).is_file(), product
+        summary = json.loads((predicted / "summary.json").read_text())
+        assert summary["ranks"] == 2  # the rule's `mpiexec -n 2`

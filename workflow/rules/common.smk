@@ -20,8 +20,18 @@ ALL_MAPS = SIM_MAPS + list(REAL_MAPS)
 LABELLED_MAPS = SIM_MAPS + [n for n, e in REAL_MAPS.items() if e.annotations]
 
 
-FINDERS = ("pybdsf", "aegean")
-FINDER_LABELS = {"pybdsf": "PyBDSF", "aegean": "Aegean"}
+BASELINES = ("pybdsf", "aegean")
+# Map-level finders scored on the test cutouts: skysift's whole-map prediction and the baselines.
+FINDERS = ("skysift", *BASELINES)
+FINDER_LABELS = {
+    "skysift": "skysift (whole map)",
+    "pybdsf": "PyBDSF",
+    "aegean": "Aegean",
+}
+# Finder and matching mode of each evaluated catalogue: baselines by position and by mask IoU.
+CATALOGUE_EVALUATIONS = [("skysift", "mask")] + [
+    (finder, match) for finder in BASELINES for match in ("position", "mask")
+]
 
 
 wildcard_constraints:
@@ -80,21 +90,26 @@ def repeated_flag(flag, paths):
     return " ".join(f"{flag} {shlex.quote(str(p))}" for p in paths)
 
 
+def finder_dir(finder):
+    """Folder of a map-level finder's per-map outputs (catalogue.fits, segmentation.fits)."""
+    return (
+        f"{RESULTS}/predict" if finder == "skysift" else f"{RESULTS}/baselines/{finder}"
+    )
+
+
 def finder_outputs(kind):
     """Input function: one finder's catalogue or segmentation for every labelled map."""
 
     def paths(wildcards):
-        return [
-            f"{RESULTS}/baselines/{wildcards.finder}/{name}/{kind}.fits"
-            for name in LABELLED_MAPS
-        ]
+        folder = finder_dir(wildcards.finder)
+        return [f"{folder}/{name}/{kind}.fits" for name in LABELLED_MAPS]
 
     return paths
 
 
 def finder_map_entries(wildcards):
     """`--map-name N --catalogue C --segmentation S` for every labelled map of a finder."""
-    folder = f"{RESULTS}/baselines/{wildcards.finder}"
+    folder = finder_dir(wildcards.finder)
     return " ".join(
         f"--map-name {name} --catalogue {folder}/{name}/catalogue.fits "
         f"--segmentation {folder}/{name}/segmentation.fits"
@@ -103,23 +118,27 @@ def finder_map_entries(wildcards):
 
 
 def comparison_entries(wildcards, input):
-    """`--entry NAME EVAL_DIR RUNTIME...` for skysift and each finder in both match modes."""
+    """`--entry NAME EVAL_DIR RUNTIME...` for skysift (cutouts, whole map) and the baselines."""
     evaluation = f"{RESULTS}/evaluation"
     entries = [
         [
-            "skysift",
+            "skysift (cutouts)",
             f"{evaluation}/skysift",
             f"{RESULTS}/benchmarks/predict_cutouts/test.tsv",
         ]
     ]
-    for finder in FINDERS:
-        runtimes = [
-            f"{RESULTS}/baselines/{finder}/{name}/runtime.json"
-            for name in LABELLED_MAPS
-        ]
-        for match in ("position", "mask"):
+    for finder, match in CATALOGUE_EVALUATIONS:
+        if finder == "skysift":
+            runtimes = [
+                f"{RESULTS}/benchmarks/predict_map/{n}.tsv" for n in LABELLED_MAPS
+            ]
+            label = FINDER_LABELS[finder]
+        else:
+            runtimes = [
+                f"{RESULTS}/baselines/{finder}/{n}/runtime.json" for n in LABELLED_MAPS
+            ]
             label = f"{FINDER_LABELS[finder]} ({match})"
-            entries.append([label, f"{evaluation}/{finder}_{match}", *runtimes])
+        entries.append([label, f"{evaluation}/{finder}_{match}", *runtimes])
     return " ".join(f"--entry {shlex.join(entry)}" for entry in entries)
 
 

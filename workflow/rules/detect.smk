@@ -89,6 +89,8 @@ rule run_baseline:
         f"{RESULTS}/logs/run_baseline/{{finder}}/{{name}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/run_baseline/{{finder}}/{{name}}.tsv"
+    wildcard_constraints:
+        finder="|".join(BASELINES),
     conda:
         SKYSIFT_ENV
     params:
@@ -106,7 +108,7 @@ rule catalogue_to_coco:
         segmentations=finder_outputs("segmentation"),
         split=f"{RESULTS}/cutouts/annotations/test.json",
     output:
-        f"{RESULTS}/baselines/{{finder}}/predictions_test.json",
+        f"{RESULTS}/map_catalogues/{{finder}}_test.json",
     log:
         f"{RESULTS}/logs/catalogue_to_coco/{{finder}}.log",
     benchmark:
@@ -121,17 +123,17 @@ rule catalogue_to_coco:
         "--score-column snr --out {output} --overwrite > {log} 2>&1"
 
 
-rule evaluate_baseline:
+rule evaluate_catalogue:
     input:
         dataset=f"{RESULTS}/cutouts/dataset.json",
-        predictions=f"{RESULTS}/baselines/{{finder}}/predictions_test.json",
+        predictions=f"{RESULTS}/map_catalogues/{{finder}}_test.json",
         split=f"{RESULTS}/cutouts/annotations/test.json",
     output:
         metrics=f"{RESULTS}/evaluation/{{finder}}_{{match}}/metrics.json",
     log:
-        f"{RESULTS}/logs/evaluate_baseline/{{finder}}_{{match}}.log",
+        f"{RESULTS}/logs/evaluate_catalogue/{{finder}}_{{match}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_baseline/{{finder}}_{{match}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_catalogue/{{finder}}_{{match}}.tsv"
     conda:
         SKYSIFT_ENV
     params:
@@ -148,14 +150,17 @@ rule compare_finders:
     input:
         skysift=f"{RESULTS}/evaluation/skysift/metrics.json",
         skysift_time=f"{RESULTS}/benchmarks/predict_cutouts/test.tsv",
-        baselines=expand(
-            f"{RESULTS}/evaluation/{{finder}}_{{match}}/metrics.json",
-            finder=FINDERS,
-            match=("position", "mask"),
-        ),
+        catalogues=[
+            f"{RESULTS}/evaluation/{finder}_{match}/metrics.json"
+            for finder, match in CATALOGUE_EVALUATIONS
+        ],
         runtimes=expand(
             f"{RESULTS}/baselines/{{finder}}/{{name}}/runtime.json",
-            finder=FINDERS,
+            finder=BASELINES,
+            name=LABELLED_MAPS,
+        ),
+        map_times=expand(
+            f"{RESULTS}/benchmarks/predict_map/{{name}}.tsv",
             name=LABELLED_MAPS,
         ),
     output:
