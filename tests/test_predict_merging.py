@@ -7,15 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
 from scipy import ndimage
 
 from skysift.errors import ConfigError
 from skysift.io.regions_io import read_regions, region_class
-from skysift.predict.catalogue import segmentation_image, subsampled_segmentation
 from skysift.predict.inference import Piece, TileDetections, pieces_of_tile
 from skysift.predict.merging import candidate_pairs, linked, merge_pieces
 from skysift.predict.regions import outlines, write_regions
+from skysift.predict.segmentation import (
+    segmentation_image,
+    subsampled_segmentation,
+    write_segmentation,
+)
 from skysift.predict.tiling import Tile, axis_starts, batches, make_tiles
+from skysift.predict.toy import toy_header
 
 CLASSES = ["compact", "extended", "extended-multi"]
 
@@ -238,3 +245,19 @@ def test_region_file_outlines_read_back_with_class_and_enclose_the_mask(tmp_path
     line = next(t for t in path.read_text().splitlines() if t.startswith("polygon("))
     numbers = [float(v) for v in line[len("polygon(") : line.index(")")].split(",")]
     assert min(numbers[0::2]) == pytest.approx(30 - 8 - 0.5 + 1)  # file: 1-based x
+
+
+def test_streamed_segmentation_file_equals_the_image_in_memory(tmp_path: Path) -> None:
+    shape = (150, 131)
+    tiles = make_tiles(shape, size=64, overlap=16)
+    truth = _disk(70, 60, 25, shape) | _disk(10, 120, 6, shape) | _disk(140, 20, 5, shape)
+    objects = merge_pieces(_pieces_from_tiles(truth, tiles), tiles, classes=CLASSES)
+    assert len(objects) == 3
+    wcs = WCS(toy_header(shape))
+    for block_rows in (7, 64, 1000):  # objects across block borders, one block for all
+        path = write_segmentation(tmp_path / f"s{block_rows}.fits", objects, shape, wcs,
+                                  extra={"MAPNAME": "toy"})  # fmt: skip
+        with fits.open(path) as hdul:
+            assert hdul[0].header["MAPNAME"] == "toy" and hdul[0].header["CTYPE1"] == "RA---SIN"
+            assert hdul[0].data.dtype.kind == "i"
+            assert np.array_equal(hdul[0].data, segmentation_image(objects, shape))

@@ -167,32 +167,3 @@ def build_catalogue(
         table["dec"][:] = dec
     table.meta["MAPNAME"] = lazy_map.name
     return table
-
-
-def segmentation_image(objects: Sequence[MergedObject], shape: tuple[int, int]) -> np.ndarray:
-    """int32 (ny, nx): object id (1-based, catalogue order) per pixel, 0 = none.
-
-    Where masks of two objects overlap, the later id wins.
-    """
-    seg = np.zeros(shape, dtype=np.int32)
-    for index, obj in enumerate(objects, start=1):
-        h, w = obj.mask.shape
-        seg[obj.y0 : obj.y0 + h, obj.x0 : obj.x0 + w][obj.mask] = index
-    return seg
-
-
-def subsampled_segmentation(
-    objects: Sequence[MergedObject], shape: tuple[int, int], step: int
-) -> np.ndarray:
-    """``segmentation_image(objects, shape)[::step, ::step]`` without the full-size array."""
-    ny, nx = shape
-    seg = np.zeros((-(-ny // step), -(-nx // step)), dtype=np.int32)
-    for index, obj in enumerate(objects, start=1):
-        ry = (-obj.y0) % step  # first row of the mask on the subsampled grid
-        rx = (-obj.x0) % step
-        sub = obj.mask[ry::step, rx::step]
-        if sub.size == 0:
-            continue
-        sy, sx = (obj.y0 + ry) // step, (obj.x0 + rx) // step
-        seg[sy : sy + sub.shape[0], sx : sx + sub.shape[1]][sub] = index
-    return seg

@@ -53,8 +53,8 @@ class PredictConfig(StrictModel):
     )
     write_masks: bool = Field(
         True,
-        description="write segmentation.fits (int32 object id per pixel, 0 = none; holds the "
-        "whole map in memory on rank 0)",
+        description="write segmentation.fits (int32 object id per pixel, 0 = none; streamed "
+        "to disk in blocks of rows, never the whole map in memory)",
     )
     write_png: bool = Field(True, description="write a quick-look PNG with class-coloured outlines")
     min_area_pix: int = Field(

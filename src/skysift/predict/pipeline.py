@@ -20,13 +20,13 @@ from skysift import __version__
 from skysift.errors import InputFileError, OutputExistsError
 from skysift.io.atomic import atomic_dir
 from skysift.io.catalogue import write_table
-from skysift.io.fits_map import write_image
-from skysift.predict.catalogue import build_catalogue, segmentation_image, subsampled_segmentation
+from skysift.predict.catalogue import build_catalogue
 from skysift.predict.config import PredictConfig
 from skysift.predict.inference import DetectorPredictor, Piece, TilePredictor, detect_batch
 from skysift.predict.lazymap import LazyImage, LazyMap, open_image, open_map
 from skysift.predict.merging import MergedObject, merge_pieces
 from skysift.predict.regions import write_regions
+from skysift.predict.segmentation import subsampled_segmentation, write_segmentation
 from skysift.predict.sharding import run_batches, size_of, wait_for_all
 from skysift.predict.tiling import Tile, batches, make_tiles
 
@@ -117,9 +117,10 @@ def write_outputs(
     write_table(table, out / OUTPUT_FILES["catalogue"], out / OUTPUT_FILES["catalogue_csv"])
     write_regions(out / OUTPUT_FILES["regions"], objects, classes)
     if config.write_masks:
-        write_image(
+        write_segmentation(
             out / OUTPUT_FILES["segmentation"],
-            segmentation_image(objects, lazy_map.shape),
+            objects,
+            lazy_map.shape,
             lazy_map.wcs,
             extra={"MAPNAME": lazy_map.name},
         )
