@@ -57,6 +57,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.compare_finders",
         "side-by-side table of finders: CSV, Markdown, figure",
     ),
+    "plot-finders": (
+        "skysift.plot_finders",
+        "one map with each finder's outlines side by side (PNG)",
+    ),
     "sed-synth": (
         "skysift.sed_synth",
         "synthetic stellar SEDs with catalogue-like photometry",

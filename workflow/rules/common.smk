@@ -28,6 +28,8 @@ FINDER_LABELS = {
     "pybdsf": "PyBDSF",
     "aegean": "Aegean",
 }
+# Catalogue column that orders each finder's detections (mAP): the model's score, else S/N.
+FINDER_SCORE_COLUMNS = {"skysift": "score", "pybdsf": "snr", "aegean": "snr"}
 # Finder and matching mode of each evaluated catalogue: baselines by position and by mask IoU.
 CATALOGUE_EVALUATIONS = [("skysift", "mask")] + [
     (finder, match) for finder in BASELINES for match in ("position", "mask")
@@ -117,6 +119,29 @@ def finder_map_entries(wildcards):
     )
 
 
+def finder_panel_files(name):
+    """(label, catalogue, segmentation) of every map-level finder on one map."""
+    return [
+        (
+            FINDER_LABELS[f].split(" (")[0],
+            f"{finder_dir(f)}/{name}/catalogue.fits",
+            f"{finder_dir(f)}/{name}/segmentation.fits",
+        )
+        for f in FINDERS
+    ]
+
+
+def finder_panel_inputs(wildcards):
+    return [path for _, *paths in finder_panel_files(wildcards.name) for path in paths]
+
+
+def finder_panel_flags(wildcards):
+    """`--panel LABEL CATALOGUE SEGMENTATION` per finder, skysift first."""
+    return " ".join(
+        f"--panel {shlex.join(entry)}" for entry in finder_panel_files(wildcards.name)
+    )
+
+
 def comparison_entries(wildcards, input):
     """`--entry NAME EVAL_DIR RUNTIME...` for skysift (cutouts, whole map) and the baselines."""
     evaluation = f"{RESULTS}/evaluation"
@@ -162,6 +187,7 @@ def sed_grid():
 def all_targets():
     targets = [f"{RESULTS}/maps/{name}/rms.fits" for name in ALL_MAPS]
     targets += [f"{RESULTS}/sky/{name}/quicklook.png" for name in SIM_MAPS]
+    targets += [f"{RESULTS}/figures/finders_{name}.png" for name in ALL_MAPS]
     targets.append(f"{RESULTS}/sed/synth/seds.fits")
     if LABELLED_MAPS:
         targets.append(f"{RESULTS}/cutouts/dataset.json")

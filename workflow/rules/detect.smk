@@ -118,9 +118,10 @@ rule catalogue_to_coco:
     params:
         dataset=subpath(input.dataset, parent=True),
         entries=finder_map_entries,
+        score=lambda wildcards: FINDER_SCORE_COLUMNS[wildcards.finder],
     shell:
         "skysift catalogue-to-coco --dataset {params.dataset} --split test {params.entries} "
-        "--score-column snr --out {output} --overwrite > {log} 2>&1"
+        "--score-column {params.score} --out {output} --overwrite > {log} 2>&1"
 
 
 rule evaluate_catalogue:

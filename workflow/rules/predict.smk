@@ -34,3 +34,27 @@ rule predict_map:
         "{resources.mpi} -n {resources.tasks} skysift predict-map {input.map} "
         "--model {input.model} --dataset {params.dataset} --settings {params.settings} "
         "--out {params.out} --overwrite --no-progress > {log} 2>&1"
+
+
+rule plot_finders:
+    input:
+        map=f"{RESULTS}/maps/{{name}}/map.fits",
+        panels=finder_panel_inputs,
+    output:
+        report(
+            f"{RESULTS}/figures/finders_{{name}}.png",
+            caption="../report/finders.rst",
+            category="Detection",
+        ),
+    log:
+        f"{RESULTS}/logs/plot_finders/{{name}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_finders/{{name}}.tsv"
+    conda:
+        SKYSIFT_ENV
+    params:
+        panels=finder_panel_flags,
+        classes=shlex.join(CFG.classes),
+    shell:
+        "skysift plot-finders {input.map} {params.panels} --classes {params.classes} "
+        "--out {output} > {log} 2>&1"

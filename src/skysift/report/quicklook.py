@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from astropy.visualization import AsinhStretch, ImageNormalize, ZScaleInterval
+from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Patch
 
@@ -63,6 +64,72 @@ def outline_overlay(
     return overlay
 
 
+def map_norm(data: np.ndarray) -> ImageNormalize:
+    """Display stretch of a map: zscale limits (top at least the 99.9th percentile), asinh."""
+    finite = data[np.isfinite(data)]
+    if finite.size:
+        vmin, vmax = ZScaleInterval().get_limits(finite)
+        vmax = max(vmax, float(np.nanpercentile(finite, 99.9)))
+    else:
+        vmin, vmax = 0.0, 1.0
+    return ImageNormalize(vmin=vmin, vmax=vmax, stretch=AsinhStretch(0.05), clip=True)
+
+
+def draw_map_with_outlines(
+    ax: Axes,
+    shown: np.ndarray,
+    segmentation: np.ndarray | None,
+    classes_by_id: Mapping[int, str] | None,
+    *,
+    classes: Sequence[str],
+    norm: ImageNormalize,
+    step: int = 1,
+    title: str = "",
+) -> None:
+    """Draw a (subsampled) map and class-coloured outlines on ``ax``, with a class legend.
+
+    Parameters
+    ----------
+    ax
+        Matplotlib axes.
+    shown
+        Map to show, shape (ny, nx), Jy/beam (already subsampled by ``step``); NaN grey.
+    segmentation
+        Object ids on the same grid as ``shown`` (0 = background), or None.
+    classes_by_id
+        Class name of every id in ``segmentation``.
+    classes
+        Class order of the legend.
+    norm
+        Display stretch (:func:`map_norm`), shared by panels of one figure.
+    step
+        Subsampling of ``shown`` relative to the map (axis labels).
+    title
+        Axes title.
+    """
+    cmap = plt.get_cmap("gray").with_extremes(bad="#808080")
+    ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
+    if segmentation is not None and classes_by_id is not None:
+        ax.imshow(
+            outline_overlay(segmentation, classes_by_id, classes),
+            origin="lower",
+            interpolation="nearest",
+        )
+        present = set(classes_by_id.values())
+        ordered = [c for c in classes if c in present] + sorted(present - set(classes))
+        counts = {c: sum(1 for v in classes_by_id.values() if v == c) for c in ordered}
+        handles = [
+            Patch(facecolor="none", edgecolor=class_colour(c, classes), label=f"{c} ({counts[c]})")
+            for c in ordered
+        ]
+        if handles:
+            ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.7)
+    ax.set_xlabel(f"x (pixel{'' if step == 1 else f' / {step}'})")
+    ax.set_ylabel(f"y (pixel{'' if step == 1 else f' / {step}'})")
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
 def plot_map_with_outlines(
     path: str | Path,
     data: np.ndarray,
@@ -98,36 +165,13 @@ def plot_map_with_outlines(
     """
     step = max(1, int(np.ceil(max(data.shape) / max_pixels)))
     shown = np.asarray(data[::step, ::step], dtype=np.float32)
-    finite = shown[np.isfinite(shown)]
-    if finite.size:
-        vmin, vmax = ZScaleInterval().get_limits(finite)
-        vmax = max(vmax, float(np.nanpercentile(finite, 99.9)))
-    else:
-        vmin, vmax = 0.0, 1.0
-    norm = ImageNormalize(vmin=vmin, vmax=vmax, stretch=AsinhStretch(0.05), clip=True)
     ny, nx = shown.shape
     fig, ax = plt.subplots(figsize=(8.0, 8.0 * ny / nx + 0.6))
-    cmap = plt.get_cmap("gray").with_extremes(bad="#808080")
-    ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
-    handles = []
-    if segmentation is not None and classes_by_id is not None:
-        seg = np.asarray(segmentation)[::step, ::step]
-        ax.imshow(
-            outline_overlay(seg, classes_by_id, classes), origin="lower", interpolation="nearest"
-        )
-        present = set(classes_by_id.values())
-        ordered = [c for c in classes if c in present] + sorted(present - set(classes))
-        counts = {c: sum(1 for v in classes_by_id.values() if v == c) for c in ordered}
-        handles = [
-            Patch(facecolor="none", edgecolor=class_colour(c, classes), label=f"{c} ({counts[c]})")
-            for c in ordered
-        ]
-    if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.7)
-    ax.set_xlabel(f"x (pixel{'' if step == 1 else f' / {step}'})")
-    ax.set_ylabel(f"y (pixel{'' if step == 1 else f' / {step}'})")
-    if title:
-        ax.set_title(title, fontsize=9)
+    seg = None if segmentation is None else np.asarray(segmentation)[::step, ::step]
+    draw_map_with_outlines(
+        ax, shown, seg, classes_by_id, classes=classes, norm=map_norm(shown), step=step,
+        title=title,
+    )  # fmt: skip
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi)
