@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -190,3 +191,24 @@ def test_real_model_serial_and_two_ranks_agree(
     _same_outputs(tmp_path / "one", tmp_path / "two")
     summary = (tmp_path / "two" / "summary.json").read_text()
     assert '"ranks": 2' in summary and '"tiles_blank": 0' in summary
+
+
+def test_speed_options_reach_the_model(tiny_model: Path, toy_map: Path) -> None:
+    from skysift.predict.lazymap import open_map
+    from skysift.predict.pipeline import load_predictor
+    from skysift.predict.tiling import make_tiles
+
+    config = PredictConfig(max_proposals=3, precision="bfloat16")
+    predictor = load_predictor(tiny_model, config)
+    assert predictor.model.rpn.post_nms_top_n() == 3  # eval mode: the "testing" value
+    lazy = open_map(toy_map)
+    windows = make_tiles(lazy.shape, size=48, overlap=16)[:4]
+    tiles = [lazy.window(t.y0, t.y1, t.x0, t.x1) for t in windows]
+    lazy.close()
+    detections = predictor(tiles)
+    n_classes = len(predictor.classes)
+    assert len(detections) == 4
+    for d in detections:  # at most one box per class for each of the 3 proposals
+        assert len(d.labels) <= 3 * n_classes
+        assert d.scores.dtype == np.float64 and d.masks.dtype == bool
+        assert np.all((d.scores >= 0) & (d.scores <= 1))

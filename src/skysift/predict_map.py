@@ -54,6 +54,12 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
     parser.add_argument(
+        "--precision", choices=("float32", "bfloat16"), default=None, help="model arithmetic"
+    )
+    parser.add_argument(
+        "--max-proposals", type=int, default=None, help="RPN proposals per tile (speed/recall)"
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (log files of workflows)"
     )
 
@@ -75,6 +81,8 @@ def main(args: argparse.Namespace) -> None:
         score_threshold=args.score_threshold,
         device=args.device,
         threads=args.threads,
+        precision=args.precision,
+        max_proposals=args.max_proposals,
     )
     if args.out.exists() and not args.overwrite:  # before MPI and torch: fail fast
         raise OutputExistsError(args.out)

@@ -45,6 +45,17 @@ class PredictConfig(StrictModel):
         "applied to each raw tile, exactly as the training cutouts were normalised",
     )
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1 ...")
+    precision: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="float32 (exact) or bfloat16 autocast (faster on CPUs with AVX-512 BF16/AMX "
+        "and on GPUs; detections differ slightly)",
+    )
+    max_proposals: int | None = Field(
+        None,
+        ge=1,
+        description="RPN proposals per tile after NMS (null: the model's own); fewer is faster "
+        "and may miss objects in crowded tiles",
+    )
     threads: int | None = Field(
         1,
         ge=1,

@@ -84,7 +84,14 @@ def load_predictor(
         if config.score_threshold is None
         else config.score_threshold
     )
-    return DetectorPredictor(model, meta, score_threshold=threshold, device=config.device)
+    return DetectorPredictor(
+        model,
+        meta,
+        score_threshold=threshold,
+        device=config.device,
+        precision=config.precision,
+        max_proposals=config.max_proposals,
+    )
 
 
 def _aux_image(map_path: Path, name: str, shape: tuple[int, int]) -> LazyImage | None:
