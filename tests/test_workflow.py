@@ -96,3 +96,42 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
             assert (predicted / product).is_file(), product
         summary = json.loads((predicted / "summary.json").read_text())
         assert summary["ranks"] == 2  # the rule's `mpiexec -n 2`
+
+    # A changed setting or an added map reruns exactly the jobs that depend on it.
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"predict": {"overlap_pix": 24}}))
+    assert _planned_jobs(repo_root, results, overlay) == {
+        "predict_map": 2,
+        "catalogue_to_coco": 1,
+        "evaluate_catalogue": 1,
+        "compare_finders": 1,
+        "plot_finders": 2,
+        "all": 1,
+    }
+    extra = {"name": "extra", "path": str(results / "sky" / "sim000" / "map.fits")}
+    overlay.write_text(yaml.safe_dump({"ingest": {"maps": [extra]}}))
+    assert _planned_jobs(repo_root, results, overlay) == {
+        "ingest_map": 1,
+        "predict_map": 1,
+        "run_baseline": 2,
+        "plot_finders": 1,
+        "all": 1,
+    }
+
+
+def _planned_jobs(repo_root: Path, results: Path, overlay: Path) -> dict[str, int]:
+    """Jobs (rule -> count) of a dry run of the tiny workflow with a config overlay."""
+    result = _snakemake(
+        repo_root, "-n", "--configfile", "tests/workflow/config.yaml", str(overlay),
+        "--config", f"results_dir={results}", "--nolock",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = (result.stdout + result.stderr).splitlines()
+    start = lines.index("Job stats:") + 3
+    jobs = {}
+    for line in lines[start:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        jobs[parts[0]] = int(parts[1])
+    return jobs

@@ -43,9 +43,15 @@ wildcard_constraints:
     name="|".join(map(re.escape, ALL_MAPS)) if ALL_MAPS else "(?!x)x",
 
 
+# Keys of a section that concern the whole workflow, not one job (the list of maps, their
+# number): left out of a job's params, so that adding a map reruns only that map's jobs.
+WORKFLOW_LEVEL_KEYS = {"simulate": {"n_maps"}, "ingest": {"maps"}}
+
+
 def section_settings(section):
     """A config section as inline JSON for `--settings`; as params, Snakemake tracks changes."""
-    return shlex.quote(getattr(CFG, section).model_dump_json())
+    exclude = WORKFLOW_LEVEL_KEYS.get(section)
+    return shlex.quote(getattr(CFG, section).model_dump_json(exclude=exclude))
 
 
 def map_seed(wildcards):
