@@ -13,6 +13,7 @@ export MPLBACKEND := Agg
 help:
 	@echo "make demo    install into $(VENV) and run the workflow on $(CONFIG) with $(CORES) cores"
 	@echo "make test    install into $(VENV), run linters, type checks and the test suite"
+	@echo "make report  build results/report.html (figures and tables of the last run)"
 	@echo "make bench   run the benchmarks (slow; results under benchmarks/results/)"
 	@echo "make schema  regenerate workflow/schemas/config.schema.yaml from the config models"
 
@@ -26,7 +27,13 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/skysift summarize-runtimes results/benchmarks --out results -q
+	@cat results/runtimes.md
 	@echo "Outputs are under results/ (see README: 'Where outputs land')."
+
+report: install
+	$(BIN)/snakemake --configfile $(CONFIG) --report results/report.html
+	@echo "Report: results/report.html"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -44,6 +51,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_detector.py
+	$(BIN)/python benchmarks/bench_sed.py
+	$(BIN)/python benchmarks/bench_predict_map.py   # needs results/detector/model.pt (make demo)
 
 schema: install
 	$(BIN)/skysift config-schema --out workflow/schemas/config.schema.yaml

@@ -97,6 +97,17 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
         summary = json.loads((predicted / "summary.json").read_text())
         assert summary["ranks"] == 2  # the rule's `mpiexec -n 2`
 
+    # The HTML report: every figure with its caption, self-contained.
+    report = tmp_path / "report.html"
+    result = _snakemake(
+        repo_root, "--configfile", "tests/workflow/config.yaml", "--config",
+        f"results_dir={results}", "--nolock", "--report", str(report),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    for caption in ("Whole-map prediction on", "each finder's objects", "beside the traditional"):
+        assert caption in html, caption
+
     # A changed setting or an added map reruns exactly the jobs that depend on it.
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(yaml.safe_dump({"predict": {"overlap_pix": 24}}))

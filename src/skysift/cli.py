@@ -65,6 +65,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.sed_synth",
         "synthetic stellar SEDs with catalogue-like photometry",
     ),
+    "summarize-runtimes": (
+        "skysift.summarize_runtimes",
+        "table of run time per rule from a run's benchmark files",
+    ),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }
