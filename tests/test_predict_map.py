@@ -266,3 +266,25 @@ def test_cli_refuses_an_existing_output_folder(
     code, err = _run_cli([str(toy_map), "--model", str(fake_checkpoint), "--out", str(out)], capsys)
     assert code == 1 and "already exists" in err and "--overwrite" in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_object_masks_lie_on_the_sky_like_the_segmentation(toy_map: Path, tmp_path: Path) -> None:
+    from astropy.wcs import WCS
+
+    out = tmp_path / "o"
+    config = PredictConfig(overlap_pix=24, write_png=False, write_object_masks=True)
+    predict_map(toy_map, out, predictor=fake(64), config=config, progress=False)
+    table = _catalogue(out)
+    seg = fits.getdata(out / "segmentation.fits")
+    map_wcs = open_map(toy_map).wcs
+    with fits.open(out / "object_masks.fits") as hdul:
+        assert hdul[0].header["NOBJECTS"] == len(table) == len(hdul) - 1
+        for row in table:
+            hdu = hdul[f"OBJ{row['id']}"]
+            x0, y0 = hdu.header["BBOX_X0"], hdu.header["BBOX_Y0"]
+            assert (x0, y0) == (row["bbox_xmin"], row["bbox_ymin"])
+            assert hdu.header["CLASS"] == row["class"]
+            h, w = hdu.data.shape
+            assert np.array_equal(hdu.data == 1, seg[y0 : y0 + h, x0 : x0 + w] == row["id"])
+            sky = WCS(hdu.header).pixel_to_world_values(0.0, 0.0)
+            np.testing.assert_allclose(sky, map_wcs.pixel_to_world_values(x0, y0), atol=1e-9)

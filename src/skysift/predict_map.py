@@ -21,6 +21,8 @@ Writes (folder --out, atomically; an existing folder is an error unless --overwr
                   las_arcsec, ... (the truth columns + score, n_tiles), units in the FITS header
   regions.reg     DS9 polygons of the mask outlines, coloured by class (image coordinates)
   segmentation.fits  int32 object id per pixel (0 = none), unless predict.write_masks is false
+  object_masks.fits  with predict.write_object_masks: one mask HDU per object (its bounding
+                  box, the map's WCS shifted to it)
   outlines.png    the map with class-coloured outlines
   summary.json    counts per class, tiles, ranks, timings and settings
 """

@@ -67,6 +67,11 @@ class PredictConfig(StrictModel):
         description="write segmentation.fits (int32 object id per pixel, 0 = none; streamed "
         "to disk in blocks of rows, never the whole map in memory)",
     )
+    write_object_masks: bool = Field(
+        False,
+        description="also write object_masks.fits: one mask image per object (its bounding box, "
+        "with the map's WCS shifted to it)",
+    )
     write_png: bool = Field(True, description="write a quick-look PNG with class-coloured outlines")
     min_area_pix: int = Field(
         1, ge=1, description="drop detections whose mask has fewer pixels (per tile)"

@@ -26,7 +26,11 @@ from skysift.predict.inference import DetectorPredictor, Piece, TilePredictor, d
 from skysift.predict.lazymap import LazyImage, LazyMap, open_image, open_map
 from skysift.predict.merging import MergedObject, merge_pieces
 from skysift.predict.regions import write_regions
-from skysift.predict.segmentation import subsampled_segmentation, write_segmentation
+from skysift.predict.segmentation import (
+    subsampled_segmentation,
+    write_object_masks,
+    write_segmentation,
+)
 from skysift.predict.sharding import run_batches, size_of, wait_for_all
 from skysift.predict.tiling import Tile, batches, make_tiles
 
@@ -38,6 +42,7 @@ OUTPUT_FILES: dict[str, str] = {
     "catalogue_csv": "catalogue.csv",
     "regions": "regions.reg",
     "segmentation": "segmentation.fits",
+    "object_masks": "object_masks.fits",
     "png": "outlines.png",
     "summary": "summary.json",
 }
@@ -128,6 +133,13 @@ def write_outputs(
             out / OUTPUT_FILES["segmentation"],
             objects,
             lazy_map.shape,
+            lazy_map.wcs,
+            extra={"MAPNAME": lazy_map.name},
+        )
+    if config.write_object_masks:
+        write_object_masks(
+            out / OUTPUT_FILES["object_masks"],
+            objects,
             lazy_map.wcs,
             extra={"MAPNAME": lazy_map.name},
         )

@@ -107,3 +107,34 @@ def subsampled_segmentation(
         sy, sx = (obj.y0 + ry) // step, (obj.x0 + rx) // step
         seg[sy : sy + sub.shape[0], sx : sx + sub.shape[1]][sub] = index
     return seg
+
+
+def write_object_masks(
+    path: str | Path,
+    objects: Sequence[MergedObject],
+    wcs: WCS,
+    *,
+    extra: dict[str, object] | None = None,
+) -> Path:
+    """One uint8 mask image per object, cut to its bounding box, in one FITS file (atomically).
+
+    HDU ``k`` (1-based, ``EXTNAME = OBJ<k>``) is object ``k`` of the catalogue: 1 inside the mask,
+    0 outside, with the map's WCS shifted to the box (``CRPIX`` minus the box corner), so each
+    mask lies on the sky by itself; ``BBOX_X0``/``BBOX_Y0`` give the corner (0-based map pixels).
+    """
+    primary = fits.PrimaryHDU()
+    for key, value in (extra or {}).items():
+        primary.header[key] = value
+    primary.header["NOBJECTS"] = (len(objects), "objects, one image HDU each")
+    hdus: list[fits.hdu.base.ExtensionHDU] = [primary]
+    for index, obj in enumerate(objects, start=1):
+        header = wcs.slice((slice(obj.y0, None), slice(obj.x0, None))).to_header()
+        header["EXTNAME"] = f"OBJ{index}"
+        header["OBJ_ID"] = (index, "catalogue id")
+        header["CLASS"] = (obj.label, "class of the object")
+        header["BBOX_X0"] = (obj.x0, "0-based map column of the first pixel")
+        header["BBOX_Y0"] = (obj.y0, "0-based map row of the first pixel")
+        hdus.append(fits.ImageHDU(obj.mask.astype(np.uint8), header=header))
+    with atomic_path(path) as tmp:
+        fits.HDUList(hdus).writeto(tmp)
+    return Path(path)
