@@ -8,7 +8,6 @@ A :class:`RadioMap` is the in-memory form of the *Map* contract: a 2-D image in 
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
-from astropy.wcs.utils import proj_plane_pixel_scales
 
 from skysift.errors import InputFileError
 from skysift.io.atomic import atomic_path
@@ -29,6 +27,7 @@ from skysift.io.header import (
     clean_header,
     frequency_from_header,
     image_axes,
+    mean_pixel_scale_arcsec,
     read_wcs,
     supported_bunits,
 )
@@ -85,9 +84,8 @@ class RadioMap:
 
     @property
     def pixel_scale_arcsec(self) -> float:
-        """Geometric-mean pixel side in arcsec."""
-        scales = proj_plane_pixel_scales(self.wcs) * 3600.0
-        return float(math.sqrt(scales[0] * scales[1]))
+        """Geometric-mean pixel side, arcsec."""
+        return mean_pixel_scale_arcsec(self.wcs)
 
     @property
     def beam_area_pixels(self) -> float:

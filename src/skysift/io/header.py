@@ -18,6 +18,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_scales
 
 from skysift.io.beam import Beam
 
@@ -246,6 +247,12 @@ def read_wcs(header: fits.Header) -> tuple[WCS, list[str]]:
             text = " ".join(str(item.message).split())
             notes.append(f"WCS fix-up: {text}")
     return full, notes
+
+
+def mean_pixel_scale_arcsec(wcs: WCS) -> float:
+    """Geometric-mean pixel side of a celestial WCS, arcsec."""
+    scales = proj_plane_pixel_scales(wcs) * 3600.0
+    return float(np.sqrt(scales[0] * scales[1]))
 
 
 def pixel_to_icrs(

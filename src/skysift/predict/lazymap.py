@@ -11,7 +11,6 @@ applied, never the whole array).
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
-from astropy.wcs.utils import proj_plane_pixel_scales
 
 from skysift.errors import InputFileError
 from skysift.io.beam import Beam
@@ -28,6 +26,7 @@ from skysift.io.header import (
     bunit_scale,
     clean_header,
     image_axes,
+    mean_pixel_scale_arcsec,
     read_wcs,
     supported_bunits,
 )
@@ -150,8 +149,7 @@ class LazyMap:
     @property
     def pixel_scale_arcsec(self) -> float:
         """Geometric-mean pixel side, arcsec."""
-        scales = proj_plane_pixel_scales(self.wcs) * 3600.0
-        return float(math.sqrt(scales[0] * scales[1]))
+        return mean_pixel_scale_arcsec(self.wcs)
 
     @property
     def beam_area_pixels(self) -> float:
