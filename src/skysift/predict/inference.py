@@ -10,6 +10,7 @@ bounding box, and flagged when they touch a tile border that lies inside the map
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,10 +129,10 @@ class DetectorPredictor:
         if not tiles:
             return []
         images = [torch.from_numpy(normalise(tile, self.spec)).to(self.device) for tile in tiles]
-        autocast = torch.autocast(
-            self.device.type,
-            dtype=self.autocast_dtype or torch.float32,
-            enabled=self.autocast_dtype is not None,
+        autocast = (
+            contextlib.nullcontext()
+            if self.autocast_dtype is None
+            else torch.autocast(self.device.type, dtype=self.autocast_dtype)
         )
         with torch.inference_mode(), autocast:
             outputs = self.model(images)
