@@ -61,6 +61,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.sed_synth",
         "synthetic stellar SEDs with catalogue-like photometry",
     ),
+    "sed-embed": (
+        "skysift.sed_embed",
+        "masked autoencoder, PCA and UMAP embeddings of SEDs",
+    ),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }
