@@ -65,6 +65,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.sed_embed",
         "masked autoencoder, PCA and UMAP embeddings of SEDs",
     ),
+    "sed-cluster": (
+        "skysift.sed_cluster",
+        "HDBSCAN and BIC Gaussian mixtures on the embeddings, scored on known parameters",
+    ),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }
