@@ -69,6 +69,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.sed_cluster",
         "HDBSCAN and BIC Gaussian mixtures on the embeddings, scored on known parameters",
     ),
+    "sed-explain": (
+        "skysift.sed_explain",
+        "Integrated Gradients of cluster membership per band (captum)",
+    ),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }
