@@ -73,6 +73,14 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.sed_explain",
         "Integrated Gradients of cluster membership per band (captum)",
     ),
+    "sed-classify": (
+        "skysift.sed_classify",
+        "assign a user's photometric catalogue to the SED clusters",
+    ),
+    "sed-validate": (
+        "skysift.sed_validate",
+        "score classified real stars against their labels and user baselines",
+    ),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }
