@@ -27,9 +27,15 @@ def _save(fig: Figure, path: str | Path, dpi: int = 110) -> None:
 
 
 def plot_loss_curve(path: str | Path, history: Sequence[Mapping[str, float]], best: int) -> None:
-    """Masked reconstruction loss per epoch, training (with band dropout) and held out."""
+    """Masked reconstruction loss per epoch, training (with band dropout) and held out; a
+    note instead when no autoencoder was trained (empty ``history``)."""
     epoch = [h["epoch"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 4))
+    if not history:
+        ax.text(0.5, 0.5, "no autoencoder trained\n(sed.embed.embeddings)", ha="center")
+        ax.set_axis_off()
+        _save(fig, path)
+        return
     ax.semilogy(epoch, [h["train_loss"] for h in history], label="train (band dropout)")
     ax.semilogy(epoch, [h["val_loss"] for h in history], label="held out (all bands shown)")
     ax.axvline(best, color="grey", ls=":", label=f"kept: epoch {best}")
