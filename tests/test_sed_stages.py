@@ -231,6 +231,8 @@ def test_real_stars_classified_and_validated(chain: Path, shared_data: Path) -> 
     baseline = next(r for m, r in rows.items() if m.startswith("user: degree-3 G-Ks"))
     # the data's own check: Spearman(Teff, G-Ks) = -0.84 (stars/README.md)
     assert 0.8 < baseline["spearman_teff"] < 0.88
+    label_free = rows["user: degree-3 G-Ks fit to the synthetic SEDs"]
+    assert label_free["n_stars"] == baseline["n_stars"] and label_free["mae_teff_k"] > 0
     raw = next(r for m, r in rows.items() if m.startswith("user: HDBSCAN"))
     assert raw["noise_fraction"] > 0.5
     ours = rows["skysift ae_gmm"]

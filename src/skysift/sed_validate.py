@@ -2,13 +2,15 @@
 
 Reads: --classified (the sed-classify folder or its classified.fits, which must carry the
 label columns sed.validation.teff_column and ebv_column among its kept columns); --seds (seds.fits
-of sed-synth, for the colour-colour diagrams); the ``sed.validation`` settings (--settings).
+of sed-synth: the colour-colour diagrams and the label-free colour-Teff baseline); the
+``sed.validation`` settings (--settings).
 
 Scores (all on the same stars): per skysift clustering, AMI of the cluster labels against binned
 spectroscopic Teff and binned E(B-V), and the Spearman correlation, mean absolute error and
 median offset of the cluster-derived Teff; the same temperature scores for the embedding-kNN
-Teff; and the two user baselines: a polynomial colour-Teff fit to the stars' own Teff (in-sample)
-and HDBSCAN straight on the real adjacent colours.
+Teff; and the user baselines: a polynomial colour-Teff relation fitted to the stars' own Teff
+(in-sample) or to the synthetic SEDs (label-free), and HDBSCAN straight on the real adjacent
+colours.
 
 Writes into --out (built in a temporary folder and renamed when complete):
   validation.csv, validation.md   the table (one row per method)
@@ -87,7 +89,13 @@ def main(args: argparse.Namespace) -> None:
     colour = mag(blue, "sed.validation.baseline_colour") - mag(
         red, "sed.validation.baseline_colour"
     )
-    baseline = polynomial_teff(colour, teff, config.baseline_degree)
+    baseline = polynomial_teff(colour, teff, colour, config.baseline_degree)
+    if f"mag_{blue}" not in seds.colnames or f"mag_{red}" not in seds.colnames:
+        raise ConfigError("sed.validation.baseline_colour", f"{blue}/{red} not in {args.seds}")
+    syn_colour = float_column(seds, f"mag_{blue}") - float_column(seds, f"mag_{red}")
+    syn_baseline = polynomial_teff(
+        syn_colour, float_column(seds, "teff"), colour, config.baseline_degree, log_teff=True
+    )
     raw_mags = np.stack(
         [mag(b, "sed.validation.raw_colour_bands") for b in config.raw_colour_bands], 1
     )
@@ -105,8 +113,12 @@ def main(args: argparse.Namespace) -> None:
         teff=teff,
         teff_bins=teff_bins,
         ebv_bins=ebv_bins,
-        baseline_teff=baseline,
-        baseline_name=f"user: degree-{config.baseline_degree} {blue}-{red} fit to the stars' Teff",
+        baselines={
+            f"user: degree-{config.baseline_degree} {blue}-{red} fit to the stars' Teff": baseline,
+            f"user: degree-{config.baseline_degree} {blue}-{red} fit to the synthetic SEDs": (
+                syn_baseline
+            ),
+        },
         raw_labels=raw_labels,
         raw_name=f"user: HDBSCAN on raw colours ({colour_label(config.raw_colour_bands)})",
         clusterings=clusterings,
@@ -121,8 +133,9 @@ def main(args: argparse.Namespace) -> None:
                 f"# Real stars: {path}\n\n{len(table)} stars; Teff bins "
                 f"{', '.join(f'{e:g}' for e in config.teff_bins)} K, E(B-V) bins "
                 f"{', '.join(f'{e:g}' for e in config.ebv_bins)} mag. AMI: noise counts as "
-                "one cluster (`ami_teff_clustered`: without it). The polynomial baseline is "
-                "fitted to the same stars' spectroscopic Teff (in-sample); skysift never sees "
+                "one cluster (`ami_teff_clustered`: without it). The first colour-Teff baseline is "
+                "fitted to the same stars' spectroscopic Teff (in-sample), the second to the "
+                "synthetic SEDs; skysift never sees "
                 "real labels.\n\n" + rows_markdown(rows, COLUMNS)
             )
         with atomic_path(tmp / "validation.json") as p:

@@ -5,6 +5,8 @@ User baselines, measured on the same stars:
 
 - a polynomial colour-Teff relation (default: cubic in G - Ks) fitted by least squares to the
   stars' own spectroscopic Teff: in-sample, so it is told the answer that skysift never sees;
+- the same polynomial (in log10 Teff) fitted to the synthetic SEDs instead: label-free, like
+  skysift, and built on the same model atmospheres;
 - HDBSCAN straight on the adjacent colours of the real photometry (stars missing a band are
   left out of it), noise counted as in :mod:`skysift.sed.meaning`.
 
@@ -82,17 +84,29 @@ def label_scores(
 
 
 def polynomial_teff(
-    colour: NDArray[np.floating], teff: NDArray[np.floating], degree: int
+    colour_fit: NDArray[np.floating],
+    teff_fit: NDArray[np.floating],
+    colour: NDArray[np.floating],
+    degree: int,
+    *,
+    log_teff: bool = False,
 ) -> NDArray[np.float64]:
-    """Teff (K) from a least-squares polynomial in ``colour`` fitted to ``teff`` itself; NaN
-    where the colour is missing."""
-    c = np.asarray(colour, np.float64)
-    t = np.asarray(teff, np.float64)
+    """Teff (K) of ``colour`` from a least-squares polynomial fitted to (``colour_fit``,
+    ``teff_fit``), in Teff or (``log_teff``) in log10 Teff; NaN where the colour is missing.
+
+    Fitted to a catalogue's own colours and labels it is the in-sample user baseline; fitted to
+    the synthetic SEDs it is a label-free one.
+    """
+    c = np.asarray(colour_fit, np.float64)
+    t = np.asarray(teff_fit, np.float64)
+    t = np.log10(t) if log_teff else t
     ok = np.isfinite(c) & np.isfinite(t)
     coeffs = np.polynomial.polynomial.polyfit(c[ok], t[ok], degree)
-    out = np.full(c.size, np.nan)
-    out[ok] = np.polynomial.polynomial.polyval(c[ok], coeffs)
-    return out
+    x = np.asarray(colour, np.float64)
+    out = np.full(x.size, np.nan)
+    good = np.isfinite(x)
+    out[good] = np.polynomial.polynomial.polyval(x[good], coeffs)
+    return 10.0**out if log_teff else out
 
 
 def raw_colour_clusters(mags: NDArray[np.floating], *, min_cluster_size: int) -> NDArray[np.int64]:
@@ -122,8 +136,7 @@ def validation_rows(
     teff: NDArray[np.floating],
     teff_bins: NDArray[np.integer],
     ebv_bins: NDArray[np.integer],
-    baseline_teff: NDArray[np.floating],
-    baseline_name: str,
+    baselines: Mapping[str, NDArray[np.floating]],
     raw_labels: NDArray[np.integer],
     raw_name: str,
     clusterings: Mapping[str, tuple[NDArray[np.integer], NDArray[np.floating]]],
@@ -137,17 +150,17 @@ def validation_rows(
         Spectroscopic Teff (K), (n,).
     teff_bins, ebv_bins
         Binned labels (n,), -1 unknown.
-    baseline_teff, raw_labels
-        The two user baselines' outputs, (n,).
+    baselines
+        Name -> Teff (K) of the user's colour-Teff relations, (n,).
+    raw_labels
+        Labels of the user's HDBSCAN on raw colours, (n,).
     clusterings
         Name -> (labels, cluster-derived Teff in K), each (n,).
     knn_teff
         Embedding name -> embedding-kNN Teff (K), (n,).
     """
-    rows = [
-        row(baseline_name, **temperature_scores(baseline_teff, teff)),
-        row(raw_name, **label_scores(raw_labels, teff_bins, ebv_bins)),
-    ]
+    rows = [row(name, **temperature_scores(est, teff)) for name, est in baselines.items()]
+    rows.append(row(raw_name, **label_scores(raw_labels, teff_bins, ebv_bins)))
     for name, (labels, derived) in clusterings.items():
         scores = label_scores(labels, teff_bins, ebv_bins)
         temp = temperature_scores(derived, teff)
