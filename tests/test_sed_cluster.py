@@ -104,3 +104,18 @@ def test_bins_and_cluster_derived_temperature() -> None:
     half = derived_teff(np.array([[0.5, 0.5], [1.0, 0.0], [0.0, 0.0]]), log_t)
     np.testing.assert_allclose(half[:2], [np.sqrt(3000 * 30000), 3000])
     assert np.isnan(half[2])
+
+
+def test_missing_band_pattern_codes() -> None:
+    from astropy.table import Table
+
+    from skysift.sed.products import missing_pattern
+
+    table = Table(
+        {
+            "mag_G": [1.0, 2.0, 3.0],
+            "mask_G": [False, True, False],
+            "mask_W3": [False, True, True],
+        }
+    )
+    assert missing_pattern(table).tolist() == [0, 3, 2]

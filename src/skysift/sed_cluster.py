@@ -11,7 +11,8 @@ Writes into --out (built in a temporary folder and renamed when complete):
   clusterers.pkl                the fitted clusterings (hdbscan with prediction data, GMMs) and
                                 the membership-weighted mean log10 Teff of every cluster
   metrics.csv, metrics.md       per clustering: clusters, noise, AMI and purity against binned
-                                Teff, dust presence and binned A_V
+                                Teff, dust presence, binned A_V and the pattern of missing bands
+                                (a check that clusters do not just follow the masks)
   summary.csv                   per clustering and cluster: size, Teff percentiles, median log g
                                 and A_V, dust fraction, dust tau and temperature
   embeddings.png                every embedding coloured by Teff, dust, HDBSCAN and GMM labels
@@ -58,7 +59,13 @@ def main(args: argparse.Namespace) -> None:
     from skysift.sed.cluster import cluster_log_teff, fit_all, training_labels
     from skysift.sed.cluster_plots import plot_cluster_parameters, plot_embeddings
     from skysift.sed.meaning import bin_labels, cluster_summary, clustering_scores, rows_markdown
-    from skysift.sed.products import CLUSTERERS_FILE, read_embedding, read_seds, seds_params
+    from skysift.sed.products import (
+        CLUSTERERS_FILE,
+        missing_pattern,
+        read_embedding,
+        read_seds,
+        seds_params,
+    )
 
     config = load_section(ClusterConfig, "sed.cluster", args.settings)
     seds = read_seds(args.seds)
@@ -76,6 +83,8 @@ def main(args: argparse.Namespace) -> None:
         "teff": bin_labels(params["teff"], config.teff_bins),
         "dust": params["has_dust"].astype(np.int64),
         "av": bin_labels(params["av"], config.av_bins),
+        # which bands are missing: a clustering that follows this follows the masks, not physics
+        "missing": missing_pattern(seds),
     }
     out = Path(args.out)
     start = time.perf_counter()
@@ -123,7 +132,8 @@ def main(args: argparse.Namespace) -> None:
                 f"{int(np.sum(emb_table['embedded']))} embedded synthetic SEDs. AMI / purity "
                 "against binned Teff (edges "
                 f"{', '.join(f'{e:g}' for e in config.teff_bins)} K), dust shell yes/no, binned "
-                f"A_V (edges {', '.join(f'{e:g}' for e in config.av_bins)} mag); HDBSCAN noise "
+                f"A_V (edges {', '.join(f'{e:g}' for e in config.av_bins)} mag) and the "
+                "pattern of missing bands (high: the clusters follow the masks); HDBSCAN noise "
                 "counts as one cluster, `ami_teff_clustered` leaves it out.\n\n"
                 + rows_markdown(metrics)
             )

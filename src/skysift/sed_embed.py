@@ -85,7 +85,9 @@ def main(args: argparse.Namespace) -> None:
             with atomic_path(tmp / "train_log.csv") as path:
                 log_table.write(path, format="ascii.csv")
         plot_loss_curve(
-            tmp / "loss_curve.png", result.history if result else [], result.best_epoch if result else 0
+            tmp / "loss_curve.png",
+            result.history if result else [],
+            result.best_epoch if result else 0,
         )
         summary = {
             "seed": args.seed,

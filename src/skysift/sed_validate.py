@@ -146,14 +146,19 @@ def main(args: argparse.Namespace) -> None:
             p.write_text(
                 json.dumps({"rows": clean, "settings": config.model_dump()}, indent=2) + "\n"
             )
-        best_knn = {f"kNN {k}": v for k, v in knn.items()}
+        relation = f"degree-{config.baseline_degree} {blue}-{red}"
         plot_real_temperatures(
             tmp / "teff_real.png",
             teff,
             {
-                f"{blue}-{red} degree {config.baseline_degree} (in-sample)": baseline,
-                **best_knn,
-                **{f"{n} cluster Teff": clusterings[n][1] for n in names if n.endswith("gmm")},
+                f"user: {relation} fit to these stars": baseline,
+                f"user: {relation} fit to the synthetic SEDs": syn_baseline,
+                **{f"skysift: {k} kNN Teff": v for k, v in knn.items()},
+                **{
+                    f"skysift: {n} cluster Teff": clusterings[n][1]
+                    for n in names
+                    if n.endswith("gmm")
+                },
             },
         )
         real_mags = {b: mag(b, "sed.validation") for b in ("G", "Ks", "W2")}

@@ -160,20 +160,28 @@ def plot_real_temperatures(
     path: str | Path,
     teff_true: NDArray[np.floating],
     estimates: Mapping[str, NDArray[np.floating]],
+    *,
+    limits: tuple[float, float] = (2500.0, 15000.0),
 ) -> None:
-    """Estimated vs spectroscopic Teff, one panel per estimator, with the one-to-one line."""
-    fig, axes = plt.subplots(1, len(estimates), figsize=(4.5 * len(estimates), 4.3), squeeze=False)
+    """Estimated vs spectroscopic Teff (K), one panel per estimator (four per row), with the
+    one-to-one line; the same axes everywhere (estimates beyond them pile up at the edge)."""
+    n = len(estimates)
+    ncols = min(4, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 4.0 * nrows), squeeze=False)
     t = np.asarray(teff_true, float)
-    for ax, (name, est) in zip(axes[0], estimates.items(), strict=True):
+    lo, hi = limits
+    for ax, (name, est) in zip(axes.flat, estimates.items(), strict=False):
         e = np.asarray(est, float)
         ok = np.isfinite(e) & np.isfinite(t)
-        ax.scatter(t[ok], e[ok], s=2, alpha=0.4, rasterized=True)
-        lo, hi = 2500, 10000
+        ax.scatter(t[ok], np.clip(e[ok], lo, hi), s=2, alpha=0.3, rasterized=True)
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, max(hi, float(np.nanpercentile(e[ok], 99)) if ok.any() else hi))
+        ax.set_xlim(lo, 9000)
+        ax.set_ylim(lo, hi)
         ax.set_xlabel("spectroscopic Teff (K)")
         ax.set_ylabel("estimated Teff (K)")
         ax.set_title(f"{name} ({ok.sum()} stars)", fontsize=9)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
     fig.tight_layout()
     _save(fig, path)

@@ -72,6 +72,7 @@ def fit_umap(
         min_dist=config.umap_min_dist,
         random_state=seed,
         transform_seed=seed,
+        n_jobs=1,  # what a fixed random_state implies anyway (reproducible, single-threaded)
     )
     return reducer.fit(x[rows]), rows
 

@@ -59,6 +59,16 @@ def seds_params(table: Table) -> dict[str, NDArray[Any]]:
     return {name: np.asarray(table[name]) for name in PARAM_NAMES}
 
 
+def missing_pattern(table: Table) -> NDArray[np.int64]:
+    """Which bands an object lacks, as one integer per object (bit i: the i-th ``mask_<b>``
+    column in table order), shape (n,)."""
+    masks = [c for c in table.colnames if c.startswith("mask_")]
+    code = np.zeros(len(table), np.int64)
+    for i, col in enumerate(masks):
+        code |= np.asarray(table[col], bool).astype(np.int64) << i
+    return code
+
+
 def read_embedding(path: str | Path) -> tuple[Table, dict[str, NDArray[np.float32]]]:
     """``embedding.fits`` (file or its sed-embed folder): the table and name -> (n, d) arrays."""
     path = Path(path)
