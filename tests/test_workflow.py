@@ -86,6 +86,10 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
     ):
         assert finder in comparison
     assert (results / "detector" / "model.pt").is_file()
+    sed = results / "sed"
+    for product in ("cluster/metrics.md", "explain/explain.json", "embed/loss_curve.png"):
+        assert (sed / product).is_file(), product
+    assert (results / "logs" / "sed_explain.log").is_file()
     for name in ("sim000", "sim001"):
         for product in ("map.fits", "background.fits", "rms.fits"):
             assert (results / "maps" / name / product).is_file()

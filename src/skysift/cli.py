@@ -69,6 +69,26 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.summarize_runtimes",
         "table of run time per rule from a run's benchmark files",
     ),
+    "sed-embed": (
+        "skysift.sed_embed",
+        "masked autoencoder, PCA and UMAP embeddings of SEDs",
+    ),
+    "sed-cluster": (
+        "skysift.sed_cluster",
+        "HDBSCAN and BIC Gaussian mixtures on the embeddings, scored on known parameters",
+    ),
+    "sed-explain": (
+        "skysift.sed_explain",
+        "Integrated Gradients of cluster membership per band (captum)",
+    ),
+    "sed-classify": (
+        "skysift.sed_classify",
+        "assign a user's photometric catalogue to the SED clusters",
+    ),
+    "sed-validate": (
+        "skysift.sed_validate",
+        "score classified real stars against their labels and user baselines",
+    ),
     "fetch-data": ("skysift.fetch_data", "download public data into a checksummed cache"),
     "config-schema": ("skysift.config_schema", "print the JSON schema of the project config"),
 }

@@ -99,7 +99,7 @@ def main(args: argparse.Namespace) -> None:
             table = comparison_table(real_teff, real_mags, syn_teff, syn_mags)
             with atomic_path(tmp / "compare_real.csv") as path:
                 table.write(path, format="ascii.csv")
-            plot_real_comparison(tmp / "compare_real.png", real_teff, real_mags, sedset)
+            plot_real_comparison(tmp / "compare_real.png", real_teff, real_mags, sedset.table)
     log.info(
         "wrote %s: %d SEDs x %d bands (%.0f SEDs/s) in %.1f s",
         out,

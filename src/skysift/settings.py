@@ -89,7 +89,9 @@ def load_section(
     model
         The section's pydantic model.
     section
-        Its key in the project config, e.g. ``"simulate"``.
+        Its key in the project config, e.g. ``"simulate"``; a dotted key (``"sed.embed"``) names
+        a sub-section. A settings file may hold the whole project config, any enclosing
+        section, or the section itself; an enclosing section without it gives the defaults.
     settings
         ``--settings`` value (see :func:`parse_settings_argument`), or None for defaults.
     overrides
@@ -104,8 +106,13 @@ def load_section(
     source: str | None = None
     if settings:
         mapping, source = parse_settings_argument(settings)
-        if section in mapping and isinstance(mapping[section], dict):
-            mapping = dict(mapping[section])
+        descended = False
+        for part in section.split("."):
+            if part in mapping and isinstance(mapping[part], dict):
+                mapping, descended = dict(mapping[part]), True
+            elif descended:
+                mapping = {}
+                break
     mapping.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return model.model_validate(mapping)

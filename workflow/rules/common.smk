@@ -48,10 +48,15 @@ wildcard_constraints:
 WORKFLOW_LEVEL_KEYS = {"simulate": {"n_maps"}, "ingest": {"maps"}}
 
 
-def section_settings(section):
-    """A config section as inline JSON for `--settings`; as params, Snakemake tracks changes."""
-    exclude = WORKFLOW_LEVEL_KEYS.get(section)
-    return shlex.quote(getattr(CFG, section).model_dump_json(exclude=exclude))
+def section_settings(section, exclude=()):
+    """A config section (dotted for a sub-section, e.g. "sed.embed") as inline JSON for
+    `--settings`, without the keys in `exclude` and the section's workflow-level keys; as
+    params, Snakemake tracks changes."""
+    model = CFG
+    for part in section.split("."):
+        model = getattr(model, part)
+    skipped = set(exclude) | WORKFLOW_LEVEL_KEYS.get(section, set())
+    return shlex.quote(model.model_dump_json(exclude=skipped))
 
 
 def map_seed(wildcards):
@@ -190,11 +195,39 @@ def sed_grid():
     return CK04_CACHE
 
 
+SED = f"{RESULTS}/sed"
+# Sub-sections of `sed` that only the stages after sed-synth read (kept out of its params).
+from skysift.sed.config import ANALYSIS_SECTIONS as SED_ANALYSIS_SECTIONS
+
+
+def sed_catalogue():
+    """The catalogue sed_classify reads: sed.catalogue.path, else the Green et al. (2021) stars
+    in the shared data beside the checkout; None when neither exists."""
+    from skysift.sed.catalogue import default_catalogue_path
+
+    if CFG.sed.catalogue.path:
+        return CFG.sed.catalogue.path
+    path = default_catalogue_path()
+    return str(path) if path.is_file() else None
+
+
+def sed_validation_possible():
+    """Whether the classified catalogue keeps the label columns sed_validate scores against."""
+    kept = set(CFG.sed.catalogue.keep_columns)
+    labels = {CFG.sed.validation.teff_column, CFG.sed.validation.ebv_column}
+    return sed_catalogue() is not None and labels <= kept
+
+
 def all_targets():
     targets = [f"{RESULTS}/maps/{name}/rms.fits" for name in ALL_MAPS]
     targets += [f"{RESULTS}/sky/{name}/quicklook.png" for name in SIM_MAPS]
     targets += [f"{RESULTS}/figures/finders_{name}.png" for name in ALL_MAPS]
-    targets.append(f"{RESULTS}/sed/synth/seds.fits")
+    targets.append(f"{SED}/synth/seds.fits")
+    targets += [f"{SED}/cluster/metrics.md", f"{SED}/explain/explain.json"]
+    if sed_catalogue() is not None:
+        targets.append(f"{SED}/classify/classified.fits")
+    if sed_validation_possible():
+        targets.append(f"{SED}/validate/validation.md")
     if LABELLED_MAPS:
         targets.append(f"{RESULTS}/cutouts/dataset.json")
         targets.append(f"{RESULTS}/evaluation/comparison/comparison.md")

@@ -13,7 +13,17 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from skysift.sed.analysis_config import (
+    CatalogueConfig,
+    ClusterConfig,
+    EmbedConfig,
+    ExplainConfig,
+    ValidateConfig,
+)
 from skysift.settings import StrictModel
+
+#: Sub-sections of ``sed`` read by the stages after sed-synth (not by sed-synth itself).
+ANALYSIS_SECTIONS = ("embed", "cluster", "explain", "catalogue", "validation")
 
 
 class BandConfig(StrictModel):
@@ -129,6 +139,11 @@ class SedConfig(StrictModel):
         2000, ge=1, le=1_000_000, description="SEDs per vectorised batch (memory ~ 25 kB each)"
     )
     n_examples: int = Field(6, ge=0, le=50, description="example SEDs drawn in the figure")
+    embed: EmbedConfig = Field(default_factory=EmbedConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig)
+    catalogue: CatalogueConfig = Field(default_factory=CatalogueConfig)
+    validation: ValidateConfig = Field(default_factory=ValidateConfig)
 
     @model_validator(mode="after")
     def _ranges(self) -> SedConfig:

@@ -48,6 +48,13 @@ FETCH_HINT = (
 )
 
 
+def shared_data_dir() -> Path:
+    """The project's third-party data: ``$SKYSIFT_SHARED_DATA``, else ``../shared/data``
+    relative to the working directory (beside the checkout). Never committed."""
+    shared_env = os.environ.get("SKYSIFT_SHARED_DATA")
+    return Path(shared_env) if shared_env else Path.cwd().parent / "shared" / "data"
+
+
 def grid_candidates(grid_path: str | Path | None = None) -> list[Path]:
     """Where the grid is looked for, in order.
 
@@ -64,9 +71,7 @@ def grid_candidates(grid_path: str | Path | None = None) -> list[Path]:
         path = Path(grid_path).expanduser()
         candidates.append(path / GRID_FILE if path.is_dir() else path)
         return candidates
-    shared_env = os.environ.get("SKYSIFT_SHARED_DATA")
-    shared = Path(shared_env) if shared_env else Path.cwd().parent / "shared" / "data"
-    candidates.append(shared / "ck04" / GRID_FILE)
+    candidates.append(shared_data_dir() / "ck04" / GRID_FILE)
     candidates.append(FetchConfig().cache_path() / "ck04" / GRID_FILE)
     return candidates
 

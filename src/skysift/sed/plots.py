@@ -97,12 +97,11 @@ def plot_real_comparison(
     path: str | Path,
     real_teff: NDArray[np.float64],
     real_mags: dict[str, NDArray[np.float64]],
-    sedset: SedSet,
+    table: Table,
 ) -> None:
-    """Side by side: G-Ks vs Ks-W2 (Vega; real W2 converted from AB) of real and synthetic stars,
-    both coloured by Teff, on the same axes."""
+    """Side by side: G-Ks vs Ks-W2 (Vega; real W2 converted from AB) of real stars and of a
+    synthetic SED table (``mag_<b>`` Vega, ``teff``), both coloured by Teff, on the same axes."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True, sharey=True)
-    table = sedset.table
     syn_x = _colour(table, "Ks", "W2")
     syn_y = _colour(table, "G", "Ks")
     real_x = real_mags["Ks"] - real_mags["W2"]
