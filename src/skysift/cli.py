@@ -57,6 +57,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.compare_finders",
         "side-by-side table of finders: CSV, Markdown, figure",
     ),
+    "ssl-dataset": (
+        "skysift.ssl_dataset",
+        "SSL cutout sets: RGZ 6-class, random, curated, MiraBest, user folder",
+    ),
     "sed-synth": (
         "skysift.sed_synth",
         "synthetic stellar SEDs with catalogue-like photometry",
