@@ -212,7 +212,7 @@ def test_model_inputs_of_a_folder_use_the_preprocessing(tmp_path: Path) -> None:
     from skysift.data.config import NormalisationSpec
     from skysift.ssl.augment import Preprocess
 
-    preprocess = Preprocess(NormalisationSpec(), image_pix=16, crop_fraction=0.71)
+    preprocess = Preprocess(NormalisationSpec(), image_pix=16, crop_fraction=0.68)
     ids, inputs = model_inputs(_user_folder(tmp_path), preprocess)
     assert ids == ["img", "src0", "src1", "src2"] and tuple(inputs.shape) == (4, 1, 16, 16)
     assert float(inputs.min()) >= 0 and float(inputs.max()) <= 1

@@ -127,7 +127,7 @@ def test_labelled_set_from_a_simulated_map(small_sky: Path) -> None:
     assert cutouts.classes == list(RGZ_CLASSES)
     assert len(np.unique(cutouts.labels)) >= 3
     assert cutouts.masks is not None
-    visible = int(0.71 * 64)
+    visible = int(0.68 * 64)
     lo = (64 - visible) // 2
     for i, name in enumerate(cutouts.ids):
         row = truth[int(name.rsplit("_", 1)[1])]

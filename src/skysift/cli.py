@@ -61,6 +61,7 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.ssl_dataset",
         "SSL cutout sets: RGZ 6-class, random, curated, MiraBest, user folder",
     ),
+    "ssl-pretrain": ("skysift.ssl_pretrain", "self-supervised pretraining (SimCLR, BYOL, DINO)"),
     "sed-synth": (
         "skysift.sed_synth",
         "synthetic stellar SEDs with catalogue-like photometry",

@@ -6,7 +6,7 @@ Built from torchvision's functional transforms on raw pixels, never lightly's RG
 
 1. rotation by any angle (bilinear, zeros outside: the corners are never seen, see 3);
 2. random horizontal and vertical flips;
-3. a random resized crop inside the central ``crop_fraction`` of the side (0.71 holds no
+3. a random resized crop inside the central ``crop_fraction`` of the side (0.68 holds no
    rotation corner at any angle), area fraction ``crop_scale``, resized to the view side;
 4. flux scaling by a random factor and white noise of ``noise_sigma`` x the robust rms, on
    the raw pixels (so the noise is in physical units of the image);

@@ -228,10 +228,10 @@ class SSLConfig(StrictModel):
     cutout_pix: int = Field(64, ge=16, description="side of the cutouts taken from maps, pixels")
     image_pix: int = Field(64, ge=16, description="model input side after resizing, pixels")
     crop_fraction: float = Field(
-        0.71,
+        0.68,
         gt=0.2,
         le=1.0,
-        description="central fraction of the cutout side the model sees (0.71: free of "
+        description="central fraction of the cutout side the model sees (0.68: free of "
         "rotation corners at any angle)",
     )
     normalisation: NormalisationSpec = Field(
