@@ -62,6 +62,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "SSL cutout sets: RGZ 6-class, random, curated, MiraBest, user folder",
     ),
     "ssl-pretrain": ("skysift.ssl_pretrain", "self-supervised pretraining (SimCLR, BYOL, DINO)"),
+    "ssl-benchmark": (
+        "skysift.ssl_benchmark",
+        "kNN / linear / fine-tune benchmark of backbones on a labelled set",
+    ),
     "sed-synth": (
         "skysift.sed_synth",
         "synthetic stellar SEDs with catalogue-like photometry",
