@@ -139,7 +139,7 @@ def test_mirabest_reader_refuses_code_in_pickles(tmp_path: Path) -> None:
 
 def _user_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "images"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in range(3):
         fits.PrimaryHDU(rng.normal(size=(1, 1, 40, 40)).astype(np.float32)).writeto(
@@ -156,9 +156,13 @@ def test_user_folder_with_labels(tmp_path: Path) -> None:
     csv.write_text("filename,label,split\nsrc0.fits,FRI,train\nsrc1,FRII,test\nimg.png,FRI,\n")
     cutouts = load_folder(folder, labels_csv=csv, classes=["FRI", "FRII"], size=32)
     assert cutouts.ids == ["img", "src0", "src1"] and cutouts.images.shape == (3, 32, 32)
+    (folder / "img.png").unlink()  # now all images are 40 x 40: kept as they are
+    assert load_folder(folder, size=16).images.shape == (3, 40, 40)
     assert cutouts.labels.tolist() == [0, 0, 1] and cutouts.splits.tolist() == [0, 0, 2]
-    unlabelled = load_folder(folder, size=16)
-    assert np.all(unlabelled.labels == UNLABELLED) and len(unlabelled) == 4
+    unlabelled = load_folder(_user_folder(tmp_path / "again"), size=16)
+    assert np.all(unlabelled.labels == UNLABELLED) and unlabelled.images.shape == (4, 16, 16)
+    with pytest.raises(InputFileError, match="several shapes"):
+        load_folder(tmp_path / "again" / "images")
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,8 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.ssl_benchmark",
         "kNN / linear / fine-tune benchmark of backbones on a labelled set",
     ),
+    "embed": ("skysift.embed", "features of any folder of images with a trained backbone"),
+    "classify": ("skysift.classify", "morphology classes of any folder of images"),
     "sed-synth": (
         "skysift.sed_synth",
         "synthetic stellar SEDs with catalogue-like photometry",

@@ -290,7 +290,8 @@ def load_folder(
     classes
         Known labels in class order; default: the sorted labels of the CSV.
     size
-        Resize every image to (size, size); default: images must share one shape.
+        When the images do not share one shape, every one is resized to (size, size) (the
+        model's preprocessing crops and resizes each image anyway); None: shapes must agree.
 
     Returns
     -------
@@ -311,17 +312,16 @@ def load_folder(
                 Path(labels_csv), f"{len(missing)} listed images not in {folder}: {missing[:5]}"
             )
         files = [p for p in files if _stem(p.name) in labels]
-    images, label_ids, splits, ids = [], [], [], []
-    shape: tuple[int, ...] | None = None
-    for path in files:
-        image, _ = finite_or_zero(read_image(path))
-        if size is not None:
-            image = resize_image(image, size)
-        elif shape is not None and image.shape != shape:
+    raw = [finite_or_zero(read_image(path))[0] for path in files]
+    shapes = {image.shape for image in raw}
+    if len(shapes) > 1:
+        if size is None:
             raise InputFileError(
-                path, f"shape {image.shape} differs from the folder's {shape}; pass a size"
+                Path(folder), f"images of several shapes {sorted(shapes)[:3]}; pass a size"
             )
-        shape = image.shape
+        raw = [resize_image(image, size) for image in raw]
+    images, label_ids, splits, ids = [], [], [], []
+    for path, image in zip(files, raw, strict=True):
         stem = _stem(path.name)
         label, split = labels.get(stem, (None, None))
         images.append(image)
