@@ -13,7 +13,7 @@ preprocessing that must equal the backbones' own.
 
 Writes into --out:
   results.csv               one row per strategy, protocol, label fraction and seed: accuracy,
-                            macro-F1, recall per class, labels used, seconds
+                            macro-F1, recall per class, labels used (timings.csv: seconds)
   summary.csv, results.md   mean and std over seeds; the Markdown tables
   accuracy_vs_fraction.png  accuracy against label fraction, one panel per protocol
   confusion.png             confusion matrices at the largest fraction

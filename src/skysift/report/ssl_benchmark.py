@@ -165,8 +165,17 @@ def plot_confusions(
     return _save(fig, path)
 
 
-def embed_2d(features: np.ndarray, *, seed: int, n_neighbors: int = 15) -> np.ndarray:
-    """UMAP of (N, D) features to (N, 2) (cosine metric; ``seed`` makes it deterministic)."""
+def embed_2d(
+    features: np.ndarray, *, seed: int, method: str = "umap", n_neighbors: int = 15
+) -> np.ndarray:
+    """UMAP (cosine metric; ``seed`` makes it deterministic) or PCA of (N, D) features -> (N, 2)."""
+    if method == "pca" or features.shape[0] < 4:
+        from sklearn.decomposition import PCA
+
+        n = min(2, features.shape[0], features.shape[1])
+        out = np.zeros((features.shape[0], 2))
+        out[:, :n] = PCA(n_components=n, random_state=seed).fit_transform(features)
+        return out
     import umap
 
     reducer = umap.UMAP(
@@ -187,6 +196,7 @@ def plot_embedding(
     path: str | Path,
     *,
     title: str,
+    method: str = "UMAP",
 ) -> Path:
     """One panel per strategy: the 2-D embedding of the test images coloured by true class."""
     names = list(embeddings)
@@ -208,6 +218,6 @@ def plot_embedding(
         ax.set_xticks([])
         ax.set_yticks([])
     axes.flat[0].legend(fontsize=6, markerscale=2, loc="best")
-    fig.suptitle(f"{title}: UMAP of frozen test features, coloured by class", fontsize=9)
+    fig.suptitle(f"{title}: {method} of frozen test features, coloured by class", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)

@@ -325,8 +325,9 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Tables, figures and the best classifier of one task into ``out``.
 
-    Writes ``results.csv`` (one row per strategy, protocol, fraction and seed),
-    ``summary.csv`` (mean and std over seeds), ``results.md``, ``accuracy_vs_fraction.png``,
+    Writes ``results.csv`` (one row per strategy, protocol, fraction and seed; no timings, so a
+    rerun gives the same bytes), ``timings.csv`` (seconds per row), ``summary.csv`` (mean and
+    std over seeds), ``results.md``, ``accuracy_vs_fraction.png``,
     ``confusion.png``, ``umap.png`` and ``classifier.pt``.
     """
     from skysift.io.atomic import atomic_path
@@ -337,7 +338,13 @@ def write_outputs(
     out.mkdir(parents=True, exist_ok=True)
     classes = list(data.classes)
     summary = summarise(result.rows, classes)
-    write_rows(out / "results.csv", result.rows)
+    timing = ("task", "strategy", "protocol", "fraction", "seed", "seconds")
+    write_rows(
+        out / "results.csv", [{k: v for k, v in r.items() if k != "seconds"} for r in result.rows]
+    )
+    write_rows(
+        out / "timings.csv", [{k: r[k] for k in timing} for r in result.rows if "seconds" in r]
+    )
     write_rows(out / "summary.csv", summary)
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text(
@@ -348,10 +355,13 @@ def write_outputs(
     report.plot_confusions(result.confusions, labels, classes, out / "confusion.png", title=title)
     truth = data.split("test").labels
     embeddings = {
-        name: report.embed_2d(features, seed=config.seed)
+        name: report.embed_2d(features, seed=config.seed, method=config.embedding)
         for name, features in result.test_features.items()
     }
-    report.plot_embedding(embeddings, labels, truth, classes, out / "umap.png", title=title)
+    report.plot_embedding(
+        embeddings, labels, truth, classes, out / "umap.png", title=title,
+        method=config.embedding.upper(),
+    )  # fmt: skip
     best = best_strategy(summary, max(config.label_fractions))
     if best is not None and best in result.classifiers:
         backbone, head, meta = result.classifiers[best]

@@ -272,6 +272,9 @@ class SSLConfig(StrictModel):
         default_factory=lambda: [0, 1, 2], min_length=1, description="seeds of label subsets"
     )
     batch_size_eval: int = Field(128, ge=1, description="images per batch for features")
+    embedding: Literal["umap", "pca"] = Field(
+        "umap", description="2-D map of the test features: UMAP, or PCA (no numba compilation)"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="cuda when available")
     seed: int = Field(42, ge=0, description="seed of data draws, model init and views")
 
