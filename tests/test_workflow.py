@@ -100,3 +100,4 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
     assert "SimCLR on random cutouts (c)" in (ssl / "benchmark" / "sim6" / "results.md").read_text()
     assert (ssl / "pretrain" / "random" / "simclr" / "backbone.pt").is_file()
     assert (ssl / "benchmark" / "sim6" / "classifier.pt").is_file()
+    assert "random_model" in (ssl / "explain" / "sim6" / "explain.json").read_text()

@@ -66,6 +66,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.ssl_benchmark",
         "kNN / linear / fine-tune benchmark of backbones on a labelled set",
     ),
+    "ssl-explain": (
+        "skysift.ssl_explain",
+        "Integrated Gradients / Grad-CAM of a classifier vs truth masks",
+    ),
     "embed": ("skysift.embed", "features of any folder of images with a trained backbone"),
     "classify": ("skysift.classify", "morphology classes of any folder of images"),
     "sed-synth": (

@@ -240,4 +240,6 @@ def all_targets():
         targets.append(f"{RESULTS}/cutouts/dataset.json")
         targets.append(f"{RESULTS}/evaluation/comparison/comparison.md")
     targets += [f"{RESULTS}/ssl/benchmark/{task}/results.md" for task in CFG.ssl.tasks]
+    if "sim6" in CFG.ssl.tasks:
+        targets.append(f"{RESULTS}/ssl/explain/sim6/explain.json")
     return targets

@@ -183,3 +183,30 @@ rule ssl_benchmark:
         "skysift ssl-benchmark --task {wildcards.task} --dataset {params.dataset} "
         "{params.backbones} --settings {params.settings} --out {params.out} "
         "--threads {threads} > {log} 2>&1"
+
+
+rule ssl_explain:
+    input:
+        model=f"{RESULTS}/ssl/benchmark/sim6/classifier.pt",
+        dataset=f"{RESULTS}/ssl/data/sim6/cutouts.npz",
+    output:
+        summary=f"{RESULTS}/ssl/explain/sim6/explain.json",
+        figure=report(
+            f"{RESULTS}/ssl/explain/sim6/explain.png",
+            caption="../report/ssl_explain.rst",
+            category="SSL benchmark",
+        ),
+    log:
+        f"{RESULTS}/logs/ssl_explain/sim6.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ssl_explain/sim6.tsv"
+    conda:
+        SKYSIFT_ENV
+    threads: 2
+    params:
+        settings=section_settings("ssl"),
+        dataset=subpath(input.dataset, parent=True),
+        out=subpath(output.summary, parent=True),
+    shell:
+        "skysift ssl-explain --model {input.model} --dataset {params.dataset} "
+        "--settings {params.settings} --out {params.out} --threads {threads} > {log} 2>&1"

@@ -221,3 +221,44 @@ def plot_embedding(
     fig.suptitle(f"{title}: {method} of frozen test features, coloured by class", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_explanations(
+    inputs: np.ndarray,
+    masks: np.ndarray,
+    ig: np.ndarray,
+    cam: np.ndarray,
+    ig_random: np.ndarray,
+    labels: Sequence[str],
+    summary: Mapping[str, Any],
+    path: str | Path,
+) -> Path:
+    """Per image: input (channel 0) and truth mask, |IG|, Grad-CAM, |IG| of the random model."""
+    n = inputs.shape[0]
+    layer = summary.get("grad_cam_layer", "")
+    titles = ("input + truth mask", "|IG| trained", f"Grad-CAM ({layer})", "|IG| random model")
+    fig, axes = plt.subplots(n, 4, figsize=(7.2, 1.8 * n + 0.8), squeeze=False)
+    for i in range(n):
+        panels = (inputs[i, 0], np.abs(ig[i]).sum(axis=0), cam[i], np.abs(ig_random[i]).sum(axis=0))
+        for j, panel in enumerate(panels):
+            ax = axes[i][j]
+            flat = float(np.ptp(panel)) <= 1e-12 * max(1.0, float(np.abs(panel).max()))
+            ax.imshow(
+                np.zeros_like(panel) if flat else panel,
+                origin="lower",
+                cmap="gray" if j == 0 else "magma",
+            )
+            ax.contour(masks[i], levels=[0.5], colors="#56B4E9", linewidths=0.8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(titles[j], fontsize=7)
+        axes[i][0].set_ylabel(labels[i], fontsize=7)
+    fig.suptitle(
+        f"|IG| mass inside the truth mask: trained {100 * summary['trained']:.0f}%, random model "
+        f"{100 * summary['random_model']:.0f}%, mask area {100 * summary['mask_area']:.0f}% "
+        f"({summary['n_images']} test images)",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    return _save(fig, path)

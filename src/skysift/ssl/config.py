@@ -272,6 +272,8 @@ class SSLConfig(StrictModel):
         default_factory=lambda: [0, 1, 2], min_length=1, description="seeds of label subsets"
     )
     batch_size_eval: int = Field(128, ge=1, description="images per batch for features")
+    explain_per_class: int = Field(4, ge=1, description="ssl-explain: test images per class")
+    explain_steps: int = Field(32, ge=2, description="ssl-explain: Integrated Gradients steps")
     embedding: Literal["umap", "pca"] = Field(
         "umap", description="2-D map of the test features: UMAP, or PCA (no numba compilation)"
     )
