@@ -44,6 +44,7 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_ssl.py
 
 schema: install
 	$(BIN)/skysift config-schema --out workflow/schemas/config.schema.yaml

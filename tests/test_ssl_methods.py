@@ -19,7 +19,7 @@ from skysift.ssl.checkpoint import load_backbone, read_model_file
 from skysift.ssl.config import PretrainConfig, SSLConfig, ViewConfig
 from skysift.ssl.datasets import CutoutSet
 from skysift.ssl.models import BYOL, DINO, SimCLR, SSLMethod, build_backbone
-from skysift.ssl.pretrain import pretrain
+from skysift.ssl.pretrain import StepBatches, pretrain
 
 SPEC3 = NormalisationSpec(
     channels=[
@@ -75,6 +75,18 @@ def test_loss_decreases_on_a_fixed_batch(method_class: type[SSLMethod]) -> None:
         method.after_step(step, 8)
     assert np.all(np.isfinite(losses))
     assert np.mean(losses[-2:]) < losses[0], losses
+
+
+def test_batches_are_the_same_with_and_without_loader_workers() -> None:
+    views = RadioViews(ViewConfig(), SPEC3, image_pix=16, crop_fraction=0.68)
+    batches = StepBatches(tiny_images(), views, batch_size=4, seed=2, local=2, steps=3)
+    inline = [batches[k] for k in range(3)]
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=2)
+    for step, batch in enumerate(loader):
+        assert [tuple(v.shape) for v in batch] == [(4, 3, 16, 16)] * 2 + [(4, 3, 16, 16)] * 2
+        for a, b in zip(batch, inline[step], strict=True):
+            assert torch.equal(a, b)
+    assert not torch.equal(inline[0][0], inline[1][0])
 
 
 def test_backbone_takes_the_spec_channels() -> None:

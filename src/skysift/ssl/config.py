@@ -193,6 +193,9 @@ class PretrainConfig(StrictModel):
     dino_output_dim: int = Field(1024, ge=8, description="DINO prototypes (head output size)")
     dino_teacher_temp: float = Field(0.04, gt=0, description="DINO teacher temperature")
     dino_student_temp: float = Field(0.1, gt=0, description="DINO student temperature")
+    num_workers: int = Field(
+        0, ge=0, description="processes making the radio views (0: the training process)"
+    )
 
 
 class ProbeConfig(StrictModel):

@@ -51,6 +51,31 @@ def make_method(config: SSLConfig, name: str) -> SSLMethod:
     )
 
 
+class StepBatches(torch.utils.data.Dataset[list[torch.Tensor]]):
+    """Item ``k`` = the views of step ``k``'s batch, a pure function of (seed, k).
+
+    So the batches are the same whether they are made in the main process or by any number of
+    DataLoader workers (which keep the CPU-side view making off the GPU's critical path).
+    """
+
+    def __init__(
+        self, images: np.ndarray, views: RadioViews, *, batch_size: int, seed: int, local: int,
+        steps: int,
+    ) -> None:  # fmt: skip
+        self.images, self.views, self.batch_size = images, views, batch_size
+        self.seed, self.local, self.steps = seed, local, steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, step: int) -> list[torch.Tensor]:
+        n = self.images.shape[0]
+        rng = np.random.default_rng([self.seed, step, 1 << 30])  # apart from the view streams
+        index = rng.choice(n, size=self.batch_size, replace=n < self.batch_size)
+        rngs = sample_rngs(self.seed, step, self.batch_size)
+        return batch_views(self.views, self.images[index], rngs, local=self.local)
+
+
 def train_steps(
     method: SSLMethod,
     images: np.ndarray,
@@ -64,6 +89,7 @@ def train_steps(
     warmup_steps: int,
     seed: int,
     device: torch.device,
+    num_workers: int = 0,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``steps`` optimisation steps of a schedule that lasts ``max_steps``.
@@ -78,6 +104,8 @@ def train_steps(
         The view maker.
     steps, max_steps
         Steps to run now, and the length of the learning-rate and momentum schedules.
+    num_workers
+        DataLoader processes making the views (0: in this process); same batches either way.
 
     Returns
     -------
@@ -87,15 +115,17 @@ def train_steps(
     method.to(device).train()
     params = [p for p in method.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
+    batches = StepBatches(
+        images, views, batch_size=batch_size, seed=seed, local=method.local_views, steps=steps
+    )
+    loader = torch.utils.data.DataLoader(
+        batches, batch_size=None, shuffle=False, num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+    )  # fmt: skip
     rows: list[dict[str, Any]] = []
-    n = images.shape[0]
-    for step in tqdm(range(steps), desc=method.name, disable=None if progress else True):
-        start = time.perf_counter()
-        index = rng.choice(n, size=batch_size, replace=n < batch_size)
-        batch = batch_views(
-            views, images[index], sample_rngs(seed, step, batch_size), local=method.local_views
-        )
+    start = time.perf_counter()
+    progress_bar = tqdm(loader, desc=method.name, disable=None if progress else True)
+    for step, batch in enumerate(progress_bar):
         factor = warmup_cosine(step, max_steps, warmup_steps)
         set_lr(optimizer, lr * factor)
         loss = method.loss([v.to(device) for v in batch])
@@ -105,7 +135,7 @@ def train_steps(
         loss.backward()
         optimizer.step()
         method.after_step(step, max_steps)
-        elapsed = time.perf_counter() - start
+        elapsed, start = time.perf_counter() - start, time.perf_counter()
         rows.append(
             {
                 "step": step,
@@ -147,6 +177,7 @@ def pretrain(config: SSLConfig, method_name: str, data: CutoutSet, out: Path) ->
         warmup_steps=cfg.warmup_steps,
         seed=config.seed,
         device=device,
+        num_workers=cfg.num_workers,
         progress=True,
     )
     wall = time.perf_counter() - start
