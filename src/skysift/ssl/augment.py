@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.nn import functional as nnf
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as tvf
 
@@ -226,10 +225,3 @@ def batch_views(
         views.views(image, rng, local=local) for image, rng in zip(images, rngs, strict=True)
     ]
     return [torch.from_numpy(np.stack([v[k] for v in per_image])) for k in range(2 + local)]
-
-
-def resize_batch(batch: torch.Tensor, size: int) -> torch.Tensor:
-    """Antialiased resize of a (N, C, H, W) batch to (N, C, size, size)."""
-    if batch.shape[-1] == size and batch.shape[-2] == size:
-        return batch
-    return nnf.interpolate(batch, size=(size, size), mode="bilinear", antialias=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,23 +249,3 @@ def stratified_fraction(
         take = max(1, round(fraction * members.size))
         chosen.append(rng.choice(members, size=take, replace=False))
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
-
-
-def concatenate(sets: Sequence[CutoutSet], *, kind: str) -> CutoutSet:
-    """One set from several with the same image shape and classes (ids must stay unique)."""
-    if not sets:
-        raise ValueError("nothing to concatenate")
-    meta: dict[str, Any] = {"parts": [s.meta for s in sets]}
-    masks = None
-    if all(s.masks is not None for s in sets):
-        masks = np.concatenate([s.masks for s in sets if s.masks is not None])
-    return CutoutSet(
-        np.concatenate([s.images for s in sets]),
-        np.concatenate([s.labels for s in sets]),
-        np.concatenate([s.splits for s in sets]),
-        [i for s in sets for i in s.ids],
-        list(sets[0].classes),
-        kind,
-        meta,
-        masks,
-    )
