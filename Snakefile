@@ -11,6 +11,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/ssl.smk"
 include: "workflow/rules/sed.smk"
 
 

@@ -100,6 +100,11 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
             assert (predicted / product).is_file(), product
         summary = json.loads((predicted / "summary.json").read_text())
         assert summary["ranks"] == 2  # the rule's `mpiexec -n 2`
+    ssl = results / "ssl"
+    assert "SimCLR on random cutouts (c)" in (ssl / "benchmark" / "sim6" / "results.md").read_text()
+    assert (ssl / "pretrain" / "random" / "simclr" / "backbone.pt").is_file()
+    assert (ssl / "benchmark" / "sim6" / "classifier.pt").is_file()
+    assert "random_model" in (ssl / "explain" / "sim6" / "explain.json").read_text()
 
     # The HTML report: every figure with its caption, self-contained.
     report = tmp_path / "report.html"

@@ -61,6 +61,21 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.plot_finders",
         "one map with each finder's outlines side by side (PNG)",
     ),
+    "ssl-dataset": (
+        "skysift.ssl_dataset",
+        "SSL cutout sets: RGZ 6-class, random, curated, MiraBest, user folder",
+    ),
+    "ssl-pretrain": ("skysift.ssl_pretrain", "self-supervised pretraining (SimCLR, BYOL, DINO)"),
+    "ssl-benchmark": (
+        "skysift.ssl_benchmark",
+        "kNN / linear / fine-tune benchmark of backbones on a labelled set",
+    ),
+    "ssl-explain": (
+        "skysift.ssl_explain",
+        "Integrated Gradients / Grad-CAM of a classifier vs truth masks",
+    ),
+    "embed": ("skysift.embed", "features of any folder of images with a trained backbone"),
+    "classify": ("skysift.classify", "morphology classes of any folder of images"),
     "sed-synth": (
         "skysift.sed_synth",
         "synthetic stellar SEDs with catalogue-like photometry",

@@ -24,6 +24,7 @@ from skysift.predict.config import PredictConfig
 from skysift.sed.config import SedConfig
 from skysift.settings import StrictModel, read_yaml, validation_error_to_config_error
 from skysift.sky.config import SimulationConfig
+from skysift.ssl.config import SSLConfig
 
 
 class ProjectConfig(StrictModel):
@@ -42,6 +43,7 @@ class ProjectConfig(StrictModel):
     predict: PredictConfig = Field(default_factory=PredictConfig)
     evaluate: EvaluationConfig = Field(default_factory=EvaluationConfig)
     baselines: BaselineConfig = Field(default_factory=BaselineConfig)
+    ssl: SSLConfig = Field(default_factory=SSLConfig)
     sed: SedConfig = Field(default_factory=SedConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
 

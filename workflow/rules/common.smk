@@ -1,4 +1,5 @@
 # Config validation, path helpers and input functions. No science here.
+import os
 import re
 import shlex
 
@@ -38,6 +39,10 @@ CATALOGUE_EVALUATIONS = [("skysift", "mask")] + [
 
 wildcard_constraints:
     finder="|".join(FINDERS),
+    ssl_map=r"ssl\d{3}",
+    ssl_data="random|curated",
+    ssl_method="simclr|byol|dino",
+    task="sim6|mirabest",
     match="mask|position",
     split="train|val|test",
     name="|".join(map(re.escape, ALL_MAPS)) if ALL_MAPS else "(?!x)x",
@@ -218,6 +223,75 @@ def sed_validation_possible():
     return sed_catalogue() is not None and labels <= kept
 
 
+# SSL benchmark: labelled simulated maps, unlabelled survey sets, pretraining runs, tasks.
+SSL_MAPS = [f"ssl{i:03d}" for i in range(CFG.ssl.labelled_sky.n_maps)]
+SSL_RUNS = [(d, m) for d in CFG.ssl.pretrain.datasets for m in CFG.ssl.pretrain.methods]
+
+
+def ssl_sky_settings():
+    """The simulate section with the labelled set's populations, as inline JSON."""
+    simulation = CFG.ssl.labelled_sky.simulation(CFG.simulate)
+    return shlex.quote(simulation.model_dump_json(exclude=WORKFLOW_LEVEL_KEYS["simulate"]))
+
+
+def ssl_map_seed(wildcards):
+    """Seed of a labelled SSL map: distinct from every survey map's seed."""
+    return (
+        CFG.seed * 1000
+        + CFG.ssl.labelled_sky.seed_offset
+        + SSL_MAPS.index(wildcards.ssl_map)
+    )
+
+
+def ssl_sky_flags(wildcards, input):
+    """`--sky DIR` for every labelled SSL map folder."""
+    return repeated_flag("--sky", [os.path.dirname(p) for p in input.maps])
+
+
+def curated_catalogue(name):
+    """Source catalogue of a map for curated cutouts: truth, else the PyBDSF catalogue."""
+    if name in SIM_MAPS or name in LABELLED_MAPS:
+        return f"{truth_dir(name)}/truth.fits"
+    return f"{RESULTS}/baselines/pybdsf/{name}/catalogue.fits"
+
+
+def curated_pairs(wildcards, input):
+    """`--map M --catalogue C` for every survey map."""
+    return " ".join(
+        f"--map {m} --catalogue {c}"
+        for m, c in zip(input.maps, input.catalogues, strict=True)
+    )
+
+
+def ssl_backbones():
+    """Every pretrained backbone the benchmark compares."""
+    return [f"{RESULTS}/ssl/pretrain/{d}/{m}/backbone.pt" for d, m in SSL_RUNS]
+
+
+def ssl_backbone_flags(wildcards, input):
+    """`--backbone ssl_<data>_<method>=FILE` per pretraining run."""
+    return " ".join(
+        f"--backbone ssl_{d}_{m}={path}"
+        for (d, m), path in zip(SSL_RUNS, input.backbones, strict=True)
+    )
+
+
+MIRABEST_CACHE = str(CFG.fetch.cache_path() / "mirabest" / "batches")
+
+
+def mirabest_dir():
+    """MiraBest batches: ssl.mirabest_dir, else the shared copy, else the fetch cache (filled
+    by rule fetch_mirabest when missing; that one needs the network)."""
+    from skysift.ssl.external import mirabest_candidates
+
+    if CFG.ssl.mirabest_dir:
+        return str(mirabest_candidates(CFG.ssl.mirabest_dir)[0])
+    for candidate in mirabest_candidates():
+        if (candidate / "test_batch").is_file():
+            return str(candidate)
+    return MIRABEST_CACHE
+
+
 def all_targets():
     targets = [f"{RESULTS}/maps/{name}/rms.fits" for name in ALL_MAPS]
     targets += [f"{RESULTS}/sky/{name}/quicklook.png" for name in SIM_MAPS]
@@ -231,4 +305,7 @@ def all_targets():
     if LABELLED_MAPS:
         targets.append(f"{RESULTS}/cutouts/dataset.json")
         targets.append(f"{RESULTS}/evaluation/comparison/comparison.md")
+    targets += [f"{RESULTS}/ssl/benchmark/{task}/results.md" for task in CFG.ssl.tasks]
+    if "sim6" in CFG.ssl.tasks:
+        targets.append(f"{RESULTS}/ssl/explain/sim6/explain.json")
     return targets

@@ -257,6 +257,16 @@ def load_backbone_weights(
     InputFileError
         The file is missing, unreadable, not a state dict, or no key matches the trunk.
     """
+    return load_trunk_weights(model.backbone.body, path, kind=kind)
+
+
+def load_trunk_weights(trunk: nn.Module, path: str | Path, *, kind: str) -> dict[str, list[str]]:
+    """Copy a local state dict into a trunk (any module with torchvision ResNet/MobileNet keys).
+
+    What :func:`load_backbone_weights` does for the detector, for any trunk (the SSL
+    benchmark's classifiers use it for their ImageNet strategy). Same parameters, report and
+    errors; ``kind`` only names the weights in the log and the messages.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, f"{kind} backbone weights file not found")
@@ -265,7 +275,6 @@ def load_backbone_weights(
     except Exception as exc:
         raise InputFileError(path, f"cannot read backbone weights ({exc})") from exc
     source = {_strip_prefixes(k): v for k, v in _unwrap_state_dict(raw, path).items()}
-    trunk = model.backbone.body
     target = trunk.state_dict()
     report: dict[str, list[str]] = {"loaded": [], "adapted": [], "missing": [], "unexpected": []}
     new_state = {}

@@ -1,0 +1,1 @@
+"""Self-supervised learning benchmark for radio source morphology (datasets, methods, probes)."""
