@@ -19,10 +19,13 @@ Conversion (one catalogue row per component):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
 import tempfile
+import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +186,26 @@ def aegean_catalogue(
     return truth_table_from_rows(rows), segmentation
 
 
+@contextlib.contextmanager
+def numpy_linalg_alias() -> Iterator[None]:
+    """Give ``numpy.linalg.linalg`` back to AegeanTools while it runs.
+
+    AegeanTools 2.3.5 catches ``np.linalg.linalg.LinAlgError`` in ``fitting.covar_errors``;
+    numpy 2.4 removed that private module, so the first singular covariance matrix (met on
+    large crowded maps) raises ``AttributeError`` instead of falling back (upstream issue
+    PaulHancock/Aegean#228). The alias is a namespace holding ``numpy.linalg.LinAlgError``,
+    removed again afterwards.
+    """
+    if hasattr(np.linalg, "linalg"):
+        yield
+        return
+    np.linalg.linalg = types.SimpleNamespace(LinAlgError=np.linalg.LinAlgError)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del np.linalg.linalg  # type: ignore[attr-defined]
+
+
 def run_aegean(
     radio_map: RadioMap,
     out_dir: str | Path,
@@ -235,7 +258,11 @@ def run_aegean(
         tmp = Path(tmp_name)
         image = tmp / "map.fits"
         write_map(image, radio_map)
-        with quiet_library("AegeanTools") as captured, measure_runtime() as runtime:
+        with (
+            quiet_library("AegeanTools") as captured,
+            measure_runtime() as runtime,
+            numpy_linalg_alias(),
+        ):
             try:
                 result = BANE.filter_image(
                     str(image), str(tmp / "bane"), step_size=step, box_size=box, cores=cores
