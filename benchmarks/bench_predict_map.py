@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "predict_map.md")
     parser.add_argument(
         "--fast",
-        default='{"precision": "bfloat16", "max_proposals": 50}',
+        default='{"precision": "bfloat16", "max_proposals": 50, "overlap_pix": 32}',
         help="predict settings of the extra 1-rank 'fast' case (JSON; '' = none)",
     )
     parser.add_argument("--worker", nargs=5, metavar=("MAP", "OUT", "MODEL", "REPORT", "JSON"))
@@ -235,14 +235,20 @@ def main() -> None:
             for name in names
         )
         baselines: dict[str, dict[str, Any]] = {}
+        failures: dict[str, str] = {}
         finders = {"skysift": (first, "score", "mask")}
         if fast is not None:
             finders["skysift_fast"] = (folder / "fast", "score", "mask")
         if not args.no_baselines:
             for finder in ("pybdsf", "aegean"):
                 out = folder / finder
-                baselines[finder] = run_baseline(finder, sky / "map.fits", out,
-                                                 args.baseline_cores)  # fmt: skip
+                try:
+                    baselines[finder] = run_baseline(finder, sky / "map.fits", out,
+                                                     args.baseline_cores)  # fmt: skip
+                except SystemExit as failure:  # reported in the table, the others still run
+                    failures[finder] = str(failure).strip().splitlines()[-1]
+                    print(f"{finder} failed: {failures[finder]}", flush=True)
+                    continue
                 print(f"{finder}: {baselines[finder]['wall_s']:.1f} s", flush=True)
                 finders[finder] = (out, "snr", "position")
         metrics = score(folder, args.config, sky, finders)
@@ -254,7 +260,7 @@ def main() -> None:
                   str(args.seed), "--name", "small", "--out", str(small))  # fmt: skip
             profile_text = profile(small / "map.fits", args.model, folder / "profile_out")
         shutil.rmtree(folder / "cutouts", ignore_errors=True)
-    write_report(args, runs, fast, identical, baselines, metrics, profile_text, sim_s)
+    write_report(args, runs, fast, identical, baselines, failures, metrics, profile_text, sim_s)
 
 
 def _class_cells(metrics: dict[str, Any]) -> list[str]:
@@ -278,6 +284,7 @@ def write_report(
     fast: dict[str, Any] | None,
     identical: bool,
     baselines: dict[str, dict[str, Any]],
+    failures: dict[str, str],
     metrics: dict[str, dict[str, Any]],
     profile_text: str,
     sim_s: float,
@@ -340,6 +347,8 @@ def write_report(
                 f"| {label} | {cores} | {wall:.1f} | {mpix / wall / cores:.3f} | "
                 f"{peak:.0f} | " + " | ".join(_class_cells(m)) + " |"
             )
+        for name, message in failures.items():
+            lines.append(f"| {BASELINE_LABELS[name]} | {args.baseline_cores} | failed: {message} |")
         multi = {n: m.get("multi_island", {}) for n, m in metrics.items()}
         lines += [
             "",
