@@ -135,6 +135,11 @@ def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
         "predict_map": 1,
         "run_baseline": 2,
         "plot_finders": 1,
+        # random survey cutouts come from every map, and what is trained on them follows
+        "ssl_dataset_random": 1,
+        "ssl_pretrain": 1,
+        "ssl_benchmark": 1,
+        "ssl_explain": 1,
         "all": 1,
     }
 
