@@ -7,6 +7,8 @@ rule fetch_ck04:
         CK04_CACHE,
     log:
         f"{RESULTS}/logs/fetch_ck04.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fetch_ck04.tsv"
     conda:
         SKYSIFT_ENV
     params:

@@ -89,6 +89,8 @@ rule fetch_mirabest:
         f"{MIRABEST_CACHE}/test_batch",
     log:
         f"{RESULTS}/logs/fetch_mirabest.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fetch_mirabest.tsv"
     conda:
         SKYSIFT_ENV
     params:
