@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -71,3 +72,15 @@ def test_python_dash_m_runs_a_stage() -> None:
         [sys.executable, "-m", "skysift.config_schema"], capture_output=True, text=True, check=True
     )
     assert "draft/2020-12" in result.stdout
+
+
+def test_every_rule_has_a_log_and_a_benchmark(repo_root: Path) -> None:
+    rules: dict[str, str] = {}
+    for path in sorted((repo_root / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=rule )", path.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0].removeprefix("rule ").strip()
+            rules[name] = block
+    assert len(rules) >= 20
+    missing = {n: [k for k in ("log:", "benchmark:") if f"\n    {k}" not in b]
+               for n, b in rules.items()}  # fmt: skip
+    assert {n: m for n, m in missing.items() if m} == {}
