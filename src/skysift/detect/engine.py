@@ -14,7 +14,6 @@ Outputs in ``out_dir``: ``model.pt`` (best validation score; weights + metadata)
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import logging
 import math
@@ -43,7 +42,7 @@ from skysift.detect.dataset import CutoutDataset, StepBatchSampler, collate, rea
 from skysift.detect.model import build_detector, load_backbone_weights
 from skysift.detect.validate import validation_metrics
 from skysift.errors import ConfigError, InputFileError
-from skysift.io.atomic import atomic_path
+from skysift.io.atomic import atomic_path, write_csv_rows
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +155,6 @@ def _check_resumable(state: dict[str, Any], config: DetectorConfig, path: Path) 
                 f"differs from the checkpoint {path} ({stored.get(key)!r} there, {value!r} now); "
                 "train with --no-resume or another --out to start afresh",
             )
-
-
-def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def plot_loss_curves(rows: list[dict[str, Any]], path: Path) -> None:
@@ -424,7 +413,7 @@ def _run(
         stop = state["step"] % config.eval_every == 0 and validate()
         if state["step"] % config.checkpoint_every == 0 or stop:
             checkpoint(last_path, full=True)
-            _write_log(out / "train_log.csv", rows)
+            write_csv_rows(out / "train_log.csv", rows)
         if stop:
             stop_reason = "early_stopping"
             break
@@ -439,7 +428,7 @@ def _run(
     if val_set is None or not (out / "model.pt").is_file():
         checkpoint(out / "model.pt", full=False)
     checkpoint(last_path, full=True)
-    _write_log(out / "train_log.csv", rows)
+    write_csv_rows(out / "train_log.csv", rows)
     plot_loss_curves(rows, out / "loss_curves.png")
     final: dict[str, Any] = next((r for r in reversed(rows) if "val_score" in r), {})
     summary = {

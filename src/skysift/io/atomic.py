@@ -6,11 +6,13 @@ Snakemake (and users) can trust that an existing output is complete.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from skysift.errors import OutputExistsError
 
@@ -81,3 +83,15 @@ def atomic_dir(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def write_csv_rows(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Rows of dicts as CSV, columns in first-seen order (a missing key: empty cell), atomically."""
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return Path(path)

@@ -330,22 +330,21 @@ def write_outputs(
     std over seeds), ``results.md``, ``accuracy_vs_fraction.png``,
     ``confusion.png``, ``umap.png`` and ``classifier.pt``.
     """
-    from skysift.io.atomic import atomic_path
+    from skysift.io.atomic import atomic_path, write_csv_rows
     from skysift.report import ssl_benchmark as report
     from skysift.ssl.checkpoint import backbone_metadata, save_classifier
-    from skysift.ssl.training import write_rows
 
     out.mkdir(parents=True, exist_ok=True)
     classes = list(data.classes)
     summary = summarise(result.rows, classes)
     timing = ("task", "strategy", "protocol", "fraction", "seed", "seconds")
-    write_rows(
+    write_csv_rows(
         out / "results.csv", [{k: v for k, v in r.items() if k != "seconds"} for r in result.rows]
     )
-    write_rows(
+    write_csv_rows(
         out / "timings.csv", [{k: r[k] for k in timing} for r in result.rows if "seconds" in r]
     )
-    write_rows(out / "summary.csv", summary)
+    write_csv_rows(out / "summary.csv", summary)
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text(
             report.results_markdown(summary, classes, config.label_fractions, title=title)

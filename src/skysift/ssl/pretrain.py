@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from skysift.data.cutouts import git_revision
 from skysift.errors import InputFileError
-from skysift.io.atomic import atomic_path
+from skysift.io.atomic import atomic_path, write_csv_rows
 from skysift.ssl.augment import RadioViews, batch_views
 from skysift.ssl.checkpoint import backbone_metadata, save_backbone
 from skysift.ssl.config import SSLConfig
@@ -33,7 +33,6 @@ from skysift.ssl.training import (
     sample_rngs,
     set_lr,
     warmup_cosine,
-    write_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -208,7 +207,7 @@ def pretrain(config: SSLConfig, method_name: str, data: CutoutSet, out: Path) ->
         final_loss=summary["final_loss_mean_last_10pct"],
     )
     out.mkdir(parents=True, exist_ok=True)
-    write_rows(out / "train_log.csv", rows)
+    write_csv_rows(out / "train_log.csv", rows)
     plot_loss(rows, out / "loss_curve.png", title=f"{method_name} on {data.kind} cutouts")
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")

@@ -7,7 +7,6 @@ and ~93% from one epoch to the next in the issue's measurements).
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,18 +46,6 @@ def resolve_device(device: str, key: str = "ssl.device") -> torch.device:
 def sample_rngs(seed: int, step: int, n: int) -> list[np.random.Generator]:
     """One generator per sample of a batch, derived from (seed, step, position)."""
     return [np.random.default_rng([seed, step, i]) for i in range(n)]
-
-
-def write_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """CSV of dict rows (columns in first-seen order), written atomically."""
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return Path(path)
 
 
 def plot_loss(rows: Sequence[dict[str, Any]], path: str | Path, *, title: str) -> Path:
