@@ -16,6 +16,10 @@ from skysift.settings import StrictModel
 Backbone = Literal["resnet50_fpn_v2", "resnet18_fpn", "mobilenet_v3_fpn"]
 
 
+#: Mask probability above which a pixel belongs to a detection (prediction everywhere).
+MASK_THRESHOLD = 0.5
+
+
 class AugmentConfig(StrictModel):
     """Radio augmentations, applied to the raw Jy/beam pixels BEFORE normalisation.
 

@@ -21,13 +21,11 @@ from tqdm import tqdm
 
 from skysift.data.coco import encode_mask
 from skysift.detect.checkpoint import load_detector
+from skysift.detect.config import MASK_THRESHOLD
 from skysift.detect.dataset import CutoutDataset, collate, read_dataset_info
 from skysift.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
-
-#: Mask probability above which a pixel belongs to the detection.
-MASK_THRESHOLD = 0.5
 
 
 def run_model(

@@ -20,6 +20,7 @@ import numpy as np
 
 from skysift.data.config import NormalisationSpec
 from skysift.data.normalise import normalise
+from skysift.detect.config import MASK_THRESHOLD
 from skysift.predict.lazymap import LazyMap
 from skysift.predict.tiling import Tile
 
@@ -28,9 +29,6 @@ if TYPE_CHECKING:  # torch is imported only by the real predictor (fakes and MPI
     from torchvision.models.detection import MaskRCNN
 
 log = logging.getLogger(__name__)
-
-#: Mask probability above which a pixel belongs to a detection (as in detect.predict).
-MASK_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
