@@ -62,6 +62,16 @@ rule evaluate_detector:
     output:
         metrics=f"{RESULTS}/evaluation/skysift/metrics.json",
         table=f"{RESULTS}/evaluation/skysift/per_class.md",
+        vs_snr=report(
+            f"{RESULTS}/evaluation/skysift/completeness_reliability_vs_snr.png",
+            caption="../report/evaluation.rst",
+            category="Detection",
+        ),
+        confusion=report(
+            f"{RESULTS}/evaluation/skysift/confusion_matrix.png",
+            caption="../report/evaluation.rst",
+            category="Detection",
+        ),
     log:
         f"{RESULTS}/logs/evaluate_detector.log",
     benchmark:
