@@ -231,7 +231,9 @@ SSL_RUNS = [(d, m) for d in CFG.ssl.pretrain.datasets for m in CFG.ssl.pretrain.
 def ssl_sky_settings():
     """The simulate section with the labelled set's populations, as inline JSON."""
     simulation = CFG.ssl.labelled_sky.simulation(CFG.simulate)
-    return shlex.quote(simulation.model_dump_json(exclude=WORKFLOW_LEVEL_KEYS["simulate"]))
+    return shlex.quote(
+        simulation.model_dump_json(exclude=WORKFLOW_LEVEL_KEYS["simulate"])
+    )
 
 
 def ssl_map_seed(wildcards):
