@@ -84,6 +84,18 @@ STAGES: dict[str, tuple[str, str]] = {
         "skysift.summarize_runtimes",
         "table of run time per rule from a run's benchmark files",
     ),
+    "train-diffusion": (
+        "skysift.train_diffusion",
+        "mask- or class-conditioned DDPM of radio source emission (diffusers)",
+    ),
+    "sample-diffusion": (
+        "skysift.sample_diffusion",
+        "synthetic annotated sources pasted into training cutouts (model or paste baseline)",
+    ),
+    "diffusion-quality": (
+        "skysift.diffusion_quality",
+        "mask obedience, flux/size distributions, noise level, Frechet distance of synthetic sets",
+    ),
     "sed-embed": (
         "skysift.sed_embed",
         "masked autoencoder, PCA and UMAP embeddings of SEDs",

@@ -17,6 +17,7 @@ from skysift.baselines.config import BaselineConfig
 from skysift.classes import DEFAULT_CLASSES
 from skysift.data.config import CutoutConfig
 from skysift.detect.config import DetectorConfig
+from skysift.diffusion.config import DiffusionConfig
 from skysift.evaluate.config import EvaluationConfig
 from skysift.fetch.config import FetchConfig
 from skysift.io.config import IngestConfig
@@ -44,6 +45,7 @@ class ProjectConfig(StrictModel):
     evaluate: EvaluationConfig = Field(default_factory=EvaluationConfig)
     baselines: BaselineConfig = Field(default_factory=BaselineConfig)
     ssl: SSLConfig = Field(default_factory=SSLConfig)
+    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
     sed: SedConfig = Field(default_factory=SedConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
 

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,28 @@ class CutoutDataset(Dataset[tuple[torch.Tensor, Target]]):
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def add_train_set(self, root: str | Path) -> int:
+        """Append the ``train`` split of another set (e.g. synthetic sources of
+        ``sample-diffusion``); returns the number of images added.
+
+        Raises
+        ------
+        InputFileError
+            Its normalisation or cutout size differs from this set's (its classes must be
+            among this set's model classes: a ConfigError names an unknown one).
+        """
+        other = read_dataset_info(root)
+        if other.normalisation != self.info.normalisation or other.size_pix != self.info.size_pix:
+            raise InputFileError(
+                other.root / "dataset.json",
+                f"normalisation or cutout size ({other.size_pix} px) differs from "
+                f"{self.info.root} ({self.info.size_pix} px): not an extra training set of it",
+            )
+        records, _ = read_split(other.root, "train", self.classes)
+        offset = max((r.image_id for r in self.records), default=0)
+        self.records.extend(replace(r, image_id=r.image_id + offset) for r in records)
+        return len(records)
 
     def __getitem__(self, key: SampleKey) -> tuple[torch.Tensor, Target]:
         index, sample_seed = (key, None) if isinstance(key, int) else key

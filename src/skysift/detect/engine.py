@@ -199,6 +199,7 @@ def train(
     resume: bool = True,
     stop_after: int | None = None,
     progress: bool = True,
+    extra_train: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Train the detector; resume from ``out_dir/last.pt`` when it exists and ``resume``.
 
@@ -219,6 +220,9 @@ def train(
         Stop (as if killed) after this many steps of this call, without finishing; for tests.
     progress
         Show a tqdm progress bar.
+    extra_train
+        More sets whose ``train`` split joins the training images (synthetic sources of
+        ``sample-diffusion``); validation stays on the dataset's own ``val`` split.
 
     Returns
     -------
@@ -230,6 +234,9 @@ def train(
     info = read_dataset_info(dataset_dir)
     classes = list(classes) if classes is not None else info.classes
     train_set = CutoutDataset(info.root, "train", classes=classes, augment_config=config.augment)
+    for extra in extra_train:
+        added = train_set.add_train_set(extra)
+        log.info("added %d training images of %s", added, extra)
     if len(train_set) == 0:
         raise InputFileError(
             info.root / "annotations" / "train.json",
