@@ -13,6 +13,7 @@ include: "workflow/rules/detect.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/ssl.smk"
 include: "workflow/rules/sed.smk"
+include: "workflow/rules/diffusion.smk"
 
 
 rule all:

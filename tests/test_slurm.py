@@ -37,7 +37,13 @@ COMPARED = (
 )
 
 #: The same thread counts in both runs: float reductions depend on them.
-THREADS = ("--set-threads", "train_detector=2", "predict_cutouts=2")
+THREADS = (
+    "--set-threads",
+    "train_detector=2",
+    "predict_cutouts=2",
+    "train_diffusion=2",
+    "sample_diffusion=2",
+)
 
 
 def _env() -> dict[str, str]:
@@ -116,6 +122,12 @@ def test_tiny_workflow_on_slurm_equals_local_run(
         "ssl_benchmark:gpu=0",
         "ssl_benchmark:cpus_per_task=1",
         "ssl_benchmark:mem_mb=2000",
+        "train_diffusion:gpu=0",
+        "train_diffusion:cpus_per_task=2",
+        "train_diffusion:mem_mb=2000",
+        "sample_diffusion:gpu=0",
+        "sample_diffusion:cpus_per_task=2",
+        "sample_diffusion:mem_mb=2000",
         "sed_embed:cpus_per_task=1",
         "sed_embed:mem_mb=1500",
         "sed_cluster:mem_mb=1500",

@@ -294,6 +294,21 @@ def mirabest_dir():
     return MIRABEST_CACHE
 
 
+# Synthetic-source generators: the diffusion model and the trivial paste baseline.
+DIFFUSION = f"{RESULTS}/diffusion"
+GENERATORS = ("diffusion", "paste")
+
+
+def quality_backbone():
+    """The first SSL backbone of the config (features of the Frechet distance), or none."""
+    pretrain = CFG.ssl.pretrain
+    if not (pretrain.datasets and pretrain.methods):
+        return []
+    return [
+        f"{RESULTS}/ssl/pretrain/{pretrain.datasets[0]}/{pretrain.methods[0]}/backbone.pt"
+    ]
+
+
 def all_targets():
     targets = [f"{RESULTS}/maps/{name}/rms.fits" for name in ALL_MAPS]
     targets += [f"{RESULTS}/sky/{name}/quicklook.png" for name in SIM_MAPS]
@@ -307,6 +322,8 @@ def all_targets():
     if LABELLED_MAPS:
         targets.append(f"{RESULTS}/cutouts/dataset.json")
         targets.append(f"{RESULTS}/evaluation/comparison/comparison.md")
+        if CFG.diffusion.enabled:
+            targets.append(f"{RESULTS}/diffusion/quality/quality.md")
     targets += [f"{RESULTS}/ssl/benchmark/{task}/results.md" for task in CFG.ssl.tasks]
     if "sim6" in CFG.ssl.tasks:
         targets.append(f"{RESULTS}/ssl/explain/sim6/explain.json")
