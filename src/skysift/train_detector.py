@@ -3,6 +3,8 @@
 Reads:
   --dataset DIR   a `skysift build-cutouts` folder: dataset.json (classes, normalisation, size),
                   annotations/{train,val}.json, images/{train,val}/*.fits (raw Jy/beam)
+  --extra-train DIR ...   optional sets whose train split joins the training images
+                  (synthetic sources of `skysift sample-diffusion`; same normalisation and size)
   backbone weights, when settings detect.init is imagenet or ssl: the local state dict file
                   detect.weights_path (nothing is ever downloaded)
 Settings: section `detect` of --settings (backbone, anchors, lean head sizes, optimizer, lr,
@@ -55,6 +57,15 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
         "--device", default=None, choices=["auto", "cpu", "cuda"], help="override detect.device"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--extra-train",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="more sets whose train split joins the training images (e.g. sample-diffusion "
+        "output); same normalisation and cutout size",
+    )
 
 
 def main(args: argparse.Namespace) -> None:
@@ -68,7 +79,14 @@ def main(args: argparse.Namespace) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    summary = train(config, args.dataset, args.out, classes=args.classes, resume=args.resume)
+    summary = train(
+        config,
+        args.dataset,
+        args.out,
+        classes=args.classes,
+        resume=args.resume,
+        extra_train=args.extra_train,
+    )
     log.info(
         "trained %d steps (%s); best validation score %s at step %s; model in %s",
         summary["steps"],
