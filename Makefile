@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_sed.py
 	$(BIN)/python benchmarks/bench_predict_map.py   # needs results/detector/model.pt (make demo)
 	$(BIN)/python benchmarks/bench_ssl.py
+	$(BIN)/python benchmarks/bench_diffusion.py    # needs results/cutouts (make demo)
 
 schema: install
 	$(BIN)/skysift config-schema --out workflow/schemas/config.schema.yaml
