@@ -26,6 +26,7 @@ from skysift.detect.config import DetectorConfig
 from skysift.detect.model import build_detector
 from skysift.errors import ConfigError, InputFileError
 from skysift.io.atomic import atomic_path
+from skysift.io.torchfile import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +97,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         Naming the file when it is missing, corrupt, or not a skysift detector checkpoint.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "model checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputFileError(
-            path, f"not a readable torch checkpoint (corrupt or truncated?): {exc}".splitlines()[0]
-        ) from exc
+    state = load_torch_file(path, what="model checkpoint")
     if not isinstance(state, dict) or "model" not in state or "skysift" not in state:
         raise InputFileError(
             path, "not a skysift detector checkpoint (no 'model'/'skysift' entries)"

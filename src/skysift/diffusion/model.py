@@ -18,6 +18,7 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from skysift.diffusion.config import DiffusionModelConfig
 from skysift.errors import InputFileError
 from skysift.io.atomic import atomic_path
+from skysift.io.torchfile import load_torch_file
 
 MODEL_VERSION = 1
 
@@ -141,14 +142,7 @@ def load_model(path: str | Path) -> tuple[UNet2DModel, dict[str, Any]]:
         Missing, unreadable, or not a skysift diffusion model (names the file).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "diffusion model not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputFileError(
-            path, f"not a readable torch file (corrupt or truncated?): {exc}".splitlines()[0]
-        ) from exc
+    state = load_torch_file(path, what="diffusion model")
     meta = state.get("skysift") if isinstance(state, dict) else None
     if not isinstance(meta, dict) or meta.get("kind") != "diffusion" or "model" not in state:
         raise InputFileError(path, "not a skysift diffusion model (see `skysift train-diffusion`)")

@@ -19,13 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from skysift import __version__
 from skysift.data.config import NormalisationSpec
 from skysift.detect.checkpoint import save_checkpoint
 from skysift.errors import InputFileError
+from skysift.io.torchfile import load_torch_file
 from skysift.ssl.augment import Preprocess
 from skysift.ssl.models import build_backbone
 
@@ -93,13 +93,7 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
         Missing, unreadable, or not a skysift SSL model file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "model file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        message = f"not a readable torch file (corrupt or truncated?): {exc}".splitlines()[0]
-        raise InputFileError(path, message) from exc
+    state = load_torch_file(path, what="model file")
     if not isinstance(state, dict) or "state_dict" not in state or "skysift" not in state:
         raise InputFileError(path, "not a skysift SSL model file (no 'state_dict'/'skysift')")
     missing = [k for k in META_KEYS if k not in state["skysift"]]
