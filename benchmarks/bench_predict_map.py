@@ -210,10 +210,12 @@ def main() -> None:
         return
     if not args.model.is_file():
         raise SystemExit(f"{args.model}: no model; run `make demo` first or give --model")
+    # Both maps' settings are read now: the config file may change during the long run.
+    settings = json.dumps(simulation_settings(args.config, args.size))
+    small_settings = json.dumps(simulation_settings(args.config, args.profile_size or 64))
     with tempfile.TemporaryDirectory(prefix="bench_predict_map_") as tmp:
         folder = Path(tmp)
         sky = folder / "sky"
-        settings = json.dumps(simulation_settings(args.config, args.size))
         sim_s = stage("simulate-sky", "--settings", settings, "--seed", str(args.seed),
                       "--name", "map", "--out", str(sky))  # fmt: skip
         print(f"simulated {args.size}^2 map in {sim_s:.1f} s", flush=True)
@@ -255,8 +257,7 @@ def main() -> None:
         profile_text = ""
         if args.profile_size:
             small = folder / "small"
-            stage("simulate-sky", "--settings",
-                  json.dumps(simulation_settings(args.config, args.profile_size)), "--seed",
+            stage("simulate-sky", "--settings", small_settings, "--seed",
                   str(args.seed), "--name", "small", "--out", str(small))  # fmt: skip
             profile_text = profile(small / "map.fits", args.model, folder / "profile_out")
         shutil.rmtree(folder / "cutouts", ignore_errors=True)
