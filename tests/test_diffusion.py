@@ -344,3 +344,15 @@ def test_class_conditioned_variant_trains_and_samples_its_own_masks(
         if stamp is not None:  # its mask is its own emission above mask_snr
             assert stamp.labels == (1,)
             np.testing.assert_array_equal(stamp.layout > 0, stamp.snr >= 1.0)
+
+
+def test_loss_region_is_the_grown_union_of_the_masks() -> None:
+    from skysift.diffusion.train import loss_region
+
+    masks = np.zeros((1, 3, 9, 9), np.uint8)
+    masks[0, 1, 4, 4] = 1
+    masks[0, 2, 0, 0] = 1
+    region = loss_region(masks, 1)
+    assert region.shape == (1, 1, 9, 9) and region.sum() == 5 + 3
+    assert region[0, 0, 4, 5] == 1 and region[0, 0, 5, 5] == 0
+    assert loss_region(masks, 0).sum() == 2

@@ -102,6 +102,14 @@ class DiffusionTrainConfig(StrictModel):
     grad_clip: float = Field(1.0, gt=0)
     ema_decay: float = Field(0.995, gt=0, lt=1, description="EMA of the weights used to sample")
     augment: bool = Field(True, description="random flips and 90-degree rotations")
+    loss_region: Literal["mask", "all"] = Field(
+        "mask",
+        description="mask: the noise-prediction loss counts only pixels within loss_margin "
+        "model pixels of a mask (a sample's emission outside its masks is zeroed anyway, and "
+        "masks cover ~3% of a window: on all pixels the empty background dominates the loss); "
+        "all: every pixel (always so for class conditioning)",
+    )
+    loss_margin: int = Field(2, ge=0, description="dilation of the loss region, model pixels")
     checkpoint_every: int = Field(50, ge=1, description="steps between last.pt checkpoints")
     log_every: int = Field(10, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"

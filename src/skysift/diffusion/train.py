@@ -80,6 +80,18 @@ def batch_arrays(
     return targets, masks, windows.labels[index]
 
 
+def loss_region(masks: np.ndarray, margin: int) -> np.ndarray:
+    """(B, 1, h, w) float32: 1 within ``margin`` pixels of any mask channel, else 0."""
+    from scipy import ndimage
+
+    union = np.asarray(masks.any(axis=1))
+    if margin:
+        structure = np.zeros((1, 3, 3), bool)
+        structure[0] = ndimage.generate_binary_structure(2, 1)
+        union = ndimage.binary_dilation(union, structure=structure, iterations=margin)
+    return union[:, None].astype(np.float32)
+
+
 def _meta(config: DiffusionTrainConfig, windows: WindowSet, dataset: Path) -> dict[str, Any]:
     return {
         "kind": "diffusion",
@@ -180,7 +192,12 @@ def train_diffusion(
                 masks=torch.from_numpy(masks).to(device) if conditioning == "mask" else None,
                 labels=torch.from_numpy(labels).to(device) if conditioning == "class" else None,
             )
-        loss = torch.nn.functional.mse_loss(predicted.float(), noise.to(device))
+        squared = (predicted.float() - noise.to(device)) ** 2
+        if conditioning == "mask" and config.loss_region == "mask":
+            region = torch.from_numpy(loss_region(masks, config.loss_margin)).to(device)
+            loss = (squared * region).sum() / region.sum().clamp(min=1.0)
+        else:
+            loss = squared.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), config.grad_clip)
