@@ -161,7 +161,7 @@ def test_corrupt_checkpoint_is_an_input_file_error(
 ) -> None:
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes((trained / "model.pt").read_bytes()[:5000])
-    with pytest.raises(InputFileError, match=r"truncated.pt: not a readable torch checkpoint"):
+    with pytest.raises(InputFileError, match=r"truncated.pt: not a readable torch file"):
         load_detector(truncated)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)

@@ -25,5 +25,5 @@ def load_torch_file(path: str | Path, *, what: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = f"not a readable torch checkpoint (corrupt or truncated?): {exc}"
+        reason = f"not a readable torch file (corrupt or truncated?): {exc}"
         raise InputFileError(path, reason.splitlines()[0]) from exc
