@@ -356,3 +356,20 @@ def test_loss_region_is_the_grown_union_of_the_masks() -> None:
     assert region.shape == (1, 1, 9, 9) and region.sum() == 5 + 3
     assert region[0, 0, 4, 5] == 1 and region[0, 0, 5, 5] == 0
     assert loss_region(masks, 0).sum() == 2
+
+
+def test_an_extra_training_set_of_another_normalisation_is_refused(tmp_path: Path) -> None:
+    from skysift.data.config import ChannelSpec, NormalisationSpec
+    from skysift.detect.dataset import CutoutDataset
+    from skysift.detect.toy import make_toy_dataset
+
+    base = make_toy_dataset(tmp_path / "a", size=32, images_per_split=(2, 0, 0))
+    same = make_toy_dataset(tmp_path / "b", size=32, images_per_split=(3, 0, 0), seed=1)
+    other_spec = NormalisationSpec(channels=[ChannelSpec(method="asinh")])
+    other = make_toy_dataset(
+        tmp_path / "c", size=32, images_per_split=(2, 0, 0), normalisation=other_spec
+    )
+    dataset = CutoutDataset(base, "train")
+    assert dataset.add_train_set(same) == 3 and len(dataset) == 5
+    with pytest.raises(InputFileError, match="normalisation or cutout size"):
+        dataset.add_train_set(other)
