@@ -16,7 +16,7 @@ from skysift.diffusion.plots import plot_samples
 from skysift.diffusion.sample import Stamp, model_stamps, paste_stamps
 from skysift.diffusion.train import typical_snr
 from skysift.diffusion.windows import WindowSet, load_windows
-from skysift.errors import ConfigError
+from skysift.errors import ConfigError, OutputExistsError
 from skysift.sky.config import SimulationConfig
 from skysift.ssl.training import resolve_device
 
@@ -63,6 +63,8 @@ def sample_synthetic_set(
 ) -> dict[str, Any]:
     """Make the synthetic set of ``config`` from ``dataset_dir``; its counts."""
     dataset_dir = Path(dataset_dir)
+    if Path(out_dir).exists() and not overwrite:  # before any sampling, not after it
+        raise OutputExistsError(Path(out_dir))
     info = read_dataset_info(dataset_dir)
     unknown = [c for c in config.per_class if c not in info.classes]
     if unknown:
