@@ -55,6 +55,25 @@ def test_default_mapping_reads_mag_columns_from_fits(tmp_path: Path) -> None:
     assert cat.ids.tolist() == [0, 1]
 
 
+def test_errors_from_configured_and_default_columns(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "cat.csv",
+        "mag_G,err_G,mag_Ks,eks\n12.0,0.01,10.0,0.03\n13.0,-99,,0.05\n14.0,0,11.0,\n",
+    )
+    config = CatalogueConfig(
+        bands={"G": {"column": "mag_G"}, "Ks": {"column": "mag_Ks", "error_column": "eks"}},
+        missing_values=[-99.0],
+    )
+    cat = catalogue_mags(read_catalogue(path), SPEC, config, path)
+    g, ks = SPEC.bands.index("G"), SPEC.bands.index("Ks")
+    assert cat.error_columns == {"G": "err_G", "Ks": "eks"}
+    np.testing.assert_allclose(cat.errors[0, [g, ks]], [0.01, 0.03])
+    assert np.isnan(cat.errors[1, g])  # sentinel error
+    assert np.isnan(cat.errors[1, ks])  # no magnitude, so no error either
+    assert np.isnan(cat.errors[2, g])  # a zero error is no error
+    assert np.isnan(cat.errors[:, SPEC.bands.index("W1")]).all()
+
+
 @pytest.mark.parametrize(
     ("text", "config", "match"),
     [
@@ -67,6 +86,11 @@ def test_default_mapping_reads_mag_columns_from_fits(tmp_path: Path) -> None:
         ("mag_G,mag_Ks\n-99,\nnan,-99\n", {"missing_values": [-99.0]}, "all photometry is missing"),
         ("mag_G\nbright\n", {}, "column 'mag_G' is not numeric"),
         ("mag_G\n12\n", {"keep_columns": ["teff"]}, "column 'teff'"),
+        (
+            "gmag\n12\n",
+            {"bands": {"G": {"column": "gmag", "error_column": "e_gmag"}}},
+            r"error column 'e_gmag' \(band G\) not found",
+        ),
     ],
 )
 def test_bad_catalogues_name_the_file_and_the_problem(

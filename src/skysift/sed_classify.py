@@ -15,8 +15,11 @@ Writes into --out (built in a temporary folder and renamed when complete):
         approximate_predict strength / GMM predict_proba), _teff (cluster-derived Teff, K:
         10^(membership-weighted mean of the clusters' mean log10 Teff)); per embedding
         teff_knn_<emb> (K, mean log10 Teff of the nearest synthetic SEDs) and p_dust_<emb>
-        (their fraction with a dust shell)
-  classify.json   column mapping, counts, timings, settings
+        (their fraction with a dust shell); with sed.catalogue.template_fit.enabled, the
+        Bayesian fit against the synthetic SEDs (skysift.sed.template_fit, population prior
+        learnt from this catalogue): teff_fit, teff_fit_err (K), av_fit (mag), p_dust_fit,
+        chi2_fit, n_bands_fit
+  classify.json   column mapping, counts, timings, settings, the fitted population prior
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from astropy.table import Table
 
 from skysift.io.atomic import atomic_dir, atomic_path
 from skysift.sed.analysis_config import CatalogueConfig
+from skysift.sed.catalogue import CatalogueMags
 from skysift.settings import load_section
 
 log = logging.getLogger(__name__)
@@ -123,6 +127,20 @@ def main(args: argparse.Namespace) -> None:
         out_table[f"teff_knn_{name}"] = teff_knn
         out_table[f"teff_knn_{name}"].unit = "K"
         out_table[f"p_dust_{name}"] = p_dust
+    prior_info = None
+    if config.template_fit.enabled:
+        fit, prior_info = fit_templates(cat, embedder.spec.bands, seds, config, args.seds)
+        for key, column, unit in (
+            ("teff", "teff_fit", "K"),
+            ("teff_err", "teff_fit_err", "K"),
+            ("av", "av_fit", "mag"),
+            ("p_dust", "p_dust_fit", None),
+            ("chi2", "chi2_fit", None),
+        ):
+            out_table[column] = fit[key].astype(np.float32)
+            if unit:
+                out_table[column].unit = unit
+        out_table["n_bands_fit"] = fit["n_bands"].astype(np.int16)
     out = Path(args.out)
     with atomic_dir(out, overwrite=args.overwrite) as tmp:
         write_table(out_table, tmp / "classified.fits", tmp / "classified.csv")
@@ -133,6 +151,7 @@ def main(args: argparse.Namespace) -> None:
             "mapping": {b: e.model_dump() for b, e in cat.mapping.items()},
             "bands_absent": [b for b in embedder.spec.bands if b not in cat.mapping],
             "seconds": round(time.perf_counter() - start, 2),
+            "template_fit": prior_info,
             "settings": config.model_dump(),
         }
         with atomic_path(tmp / "classify.json") as path:
@@ -145,6 +164,84 @@ def main(args: argparse.Namespace) -> None:
         source,
         time.perf_counter() - start,
     )
+
+
+def fit_templates(
+    cat: CatalogueMags,
+    spec_bands: tuple[str, ...],
+    seds: Table,
+    config: CatalogueConfig,
+    seds_path: str,
+) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """The template fit of the catalogue's mapped bands (``cat.mags`` columns are in
+    ``spec_bands`` order) against the synthetic SEDs' noise-free ``mag_true_<b>``; returns the
+    per-star summary and what the prior came to."""
+    from skysift.errors import InputFileError
+    from skysift.sed.template_fit import (
+        TemplateBank,
+        band_weights,
+        fit_population_prior,
+        flat_prior,
+        log_likelihoods,
+        posterior_summary,
+    )
+
+    settings = config.template_fit
+    bands = [b for b in cat.mapping if f"mag_true_{b}" in seds.colnames]
+    lacking = [b for b in cat.mapping if b not in bands]
+    if lacking:
+        raise InputFileError(seds_path, f"no noise-free magnitudes mag_true_<b> for {lacking}")
+    spec_index = [spec_bands.index(b) for b in bands]
+    bank = TemplateBank(
+        mags=np.stack([np.asarray(seds[f"mag_true_{b}"], np.float64) for b in bands], 1),
+        log_teff=np.log10(np.asarray(seds["teff"], np.float64)),
+        av=np.asarray(seds["av"], np.float64),
+        has_dust=np.asarray(seds["has_dust"], bool),
+    )
+    mags = cat.mags[:, spec_index]
+    weights = band_weights(
+        mags,
+        cat.errors[:, spec_index],
+        systematic_mag=settings.systematic_mag,
+        default_error_mag=settings.default_error_mag,
+    )
+    start = time.perf_counter()
+    like = log_likelihoods(mags, weights, bank, top_k=settings.top_k, min_bands=settings.min_bands)
+    if settings.prior == "population":
+        prior = fit_population_prior(
+            like,
+            bank,
+            teff_cells=settings.teff_cells,
+            av_cells=settings.av_cells,
+            iterations=settings.iterations,
+        )
+    else:
+        prior = flat_prior(bank)
+    summary = posterior_summary(like, bank, prior)
+    info: dict[str, object] = {
+        "bands": bands,
+        "error_columns": {
+            b: cat.error_columns.get(b) or f"none (default {settings.default_error_mag} mag)"
+            for b in bands
+        },
+        "n_templates": int(bank.mags.shape[0]),
+        "n_fitted": int(like.fitted.sum()),
+        "prior": settings.prior,
+        "em_iterations": prior.iterations,
+        "em_converged": prior.converged,
+        "prior_mean_av_mag": round(prior.mean_av, 4),
+        "prior_dust_fraction": round(prior.dust_fraction, 4),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    log.info(
+        "template fit: %d of %d objects against %d synthetic SEDs (%s prior) in %.1f s",
+        like.fitted.sum(),
+        len(mags),
+        bank.mags.shape[0],
+        settings.prior,
+        time.perf_counter() - start,
+    )
+    return summary, info
 
 
 if __name__ == "__main__":  # pragma: no cover

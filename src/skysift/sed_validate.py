@@ -8,9 +8,10 @@ of sed-synth: the colour-colour diagrams and the label-free colour-Teff baseline
 Scores (all on the same stars): per skysift clustering, AMI of the cluster labels against binned
 spectroscopic Teff and binned E(B-V), and the Spearman correlation, mean absolute error and
 median offset of the cluster-derived Teff; the same temperature scores for the embedding-kNN
-Teff; and the user baselines: a polynomial colour-Teff relation fitted to the stars' own Teff
-(in-sample) or to the synthetic SEDs (label-free), and HDBSCAN straight on the real adjacent
-colours.
+Teff and for the template fit (teff_fit, with the rank correlation of av_fit and E(B-V)) when
+the catalogue has it; and the user baselines: a polynomial colour-Teff relation fitted to the
+stars' own Teff (in-sample) or to the synthetic SEDs (label-free), and HDBSCAN straight on the
+real adjacent colours.
 
 Writes into --out (built in a temporary folder and renamed when complete):
   validation.csv, validation.md   the table (one row per method)
@@ -109,6 +110,16 @@ def main(args: argparse.Namespace) -> None:
         for c in table.colnames
         if c.startswith("teff_knn_")
     }
+    fitted = (
+        {
+            "template fit Teff (population prior from the catalogue's photometry)": (
+                float_column(table, "teff_fit"),
+                float_column(table, "av_fit"),
+            )
+        }
+        if "teff_fit" in table.colnames and "av_fit" in table.colnames
+        else {}
+    )
     rows = validation_rows(
         teff=teff,
         teff_bins=teff_bins,
@@ -123,6 +134,8 @@ def main(args: argparse.Namespace) -> None:
         raw_name=f"user: HDBSCAN on raw colours ({colour_label(config.raw_colour_bands)})",
         clusterings=clusterings,
         knn_teff=knn,
+        fitted=fitted,
+        ebv=ebv,
     )
     out = Path(args.out)
     with atomic_dir(out, overwrite=args.overwrite) as tmp:
@@ -154,6 +167,7 @@ def main(args: argparse.Namespace) -> None:
                 f"user: {relation} fit to these stars": baseline,
                 f"user: {relation} fit to the synthetic SEDs": syn_baseline,
                 **{f"skysift: {k} kNN Teff": v for k, v in knn.items()},
+                **{f"skysift: {k.split(' (')[0]}": v[0] for k, v in fitted.items()},
                 **{
                     f"skysift: {n} cluster Teff": clusterings[n][1]
                     for n in names

@@ -180,6 +180,34 @@ class BandColumn(StrictModel):
 
     column: str = Field(..., description="column holding the magnitude (mag)")
     system: Literal["vega", "ab"] = Field("vega", description="magnitude system of the column")
+    error_column: str | None = Field(
+        None,
+        description="column of the magnitude's 1-sigma error (mag) for the template fit; null: "
+        "err_<band> when the file has it, else template_fit.default_error_mag",
+    )
+
+
+class TemplateFitConfig(StrictModel):
+    """Bayesian SED fit of the catalogue against the synthetic SEDs (``sed-classify``): Teff,
+    A_V and dust probability per star, with a population prior learnt from the catalogue."""
+
+    enabled: bool = Field(True, description="fit the catalogue against the synthetic SEDs")
+    prior: Literal["population", "flat"] = Field(
+        "population",
+        description="population: template-cell weights fitted to the catalogue's photometry by "
+        "EM (no labels); flat: the synthetic population as drawn",
+    )
+    systematic_mag: float = Field(
+        0.02, ge=0.0, description="model error added in quadrature to each band's error (mag)"
+    )
+    default_error_mag: float = Field(
+        0.05, gt=0.0, description="error (mag) of a magnitude without one"
+    )
+    min_bands: int = Field(3, ge=2, description="fewest bands of a fitted star")
+    top_k: int = Field(256, ge=1, le=100000, description="most likely templates kept per star")
+    teff_cells: int = Field(16, ge=1, description="log10 Teff bins of the population prior")
+    av_cells: int = Field(6, ge=1, description="A_V bins of the population prior")
+    iterations: int = Field(50, ge=1, description="most EM iterations of the population prior")
 
 
 class CatalogueConfig(StrictModel):
@@ -209,6 +237,7 @@ class CatalogueConfig(StrictModel):
     neighbours: int = Field(
         20, ge=1, le=1000, description="synthetic neighbours of the embedding-kNN Teff"
     )
+    template_fit: TemplateFitConfig = Field(default_factory=TemplateFitConfig)
 
 
 class ValidateConfig(StrictModel):

@@ -5,7 +5,8 @@ without a mapping, columns ``mag_<band>`` in the Vega system are used where pres
 magnitudes become Vega with the spec's ``m_AB - m_Vega`` of each band (pyphot's zero points, as
 in the synthetic set). Empty, masked, NaN and sentinel cells (``missing_values``) and magnitudes
 outside -10..40 are missing; a spec band without a column is missing for every object (the
-masking handles it).
+masking handles it). Errors (mag) come from each band's ``error_column``, else ``err_<band>``
+where the file has it; they weigh the bands of the template fit only.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def band_mapping(
                     f"column '{entry.column}' (band {band}) not found; the file has "
                     f"{', '.join(table.colnames[:30])}{' ...' if len(table.colnames) > 30 else ''}",
                 )
+            if entry.error_column is not None and entry.error_column not in table.colnames:
+                raise InputFileError(
+                    source, f"error column '{entry.error_column}' (band {band}) not found"
+                )
         return dict(config.bands)
     mapping = {b: BandColumn(column=f"mag_{b}") for b in spec.bands if f"mag_{b}" in table.colnames}
     if not mapping:
@@ -118,15 +123,21 @@ class CatalogueMags:
     ----------
     mags
         Vega magnitudes (n, B) in ``spec.bands`` order, NaN = missing.
+    errors
+        1-sigma magnitude errors (n, B), NaN where unknown or the magnitude is missing.
     ids
         Object ids (n,).
     mapping
         Band -> column used.
+    error_columns
+        Band -> error column used (bands without one absent).
     """
 
     mags: NDArray[np.float64]
+    errors: NDArray[np.float64]
     ids: NDArray
     mapping: dict[str, BandColumn]
+    error_columns: dict[str, str]
 
 
 def catalogue_mags(
@@ -145,6 +156,8 @@ def catalogue_mags(
             raise InputFileError(source, f"column '{name}' (sed.catalogue) not found")
     mapping = band_mapping(table, spec, config, source)
     mags = np.full((len(table), len(spec.bands)), np.nan)
+    errors = np.full_like(mags, np.nan)
+    error_columns: dict[str, str] = {}
     sentinels = np.asarray(config.missing_values, np.float64)
     for band, entry in mapping.items():
         values = _column_values(table, entry.column, source)
@@ -154,6 +167,14 @@ def catalogue_mags(
         if entry.system == "ab":
             values = values - spec.ab_minus_vega[i]
         mags[:, i] = np.where(bad, np.nan, values)
+        error_column = entry.error_column or (
+            f"err_{band}" if f"err_{band}" in table.colnames else None
+        )
+        if error_column is not None:
+            error_columns[band] = error_column
+            err = _column_values(table, error_column, source)
+            ok = ~bad & np.isfinite(err) & (err > 0) & ~np.isin(err, sentinels)
+            errors[:, i] = np.where(ok, err, np.nan)
     present = np.isfinite(mags)
     if not present.any():
         raise InputFileError(
@@ -175,4 +196,6 @@ def catalogue_mags(
         if config.id_column
         else np.arange(len(table), dtype=np.int64)
     )
-    return CatalogueMags(mags=mags, ids=ids, mapping=mapping)
+    return CatalogueMags(
+        mags=mags, errors=errors, ids=ids, mapping=mapping, error_columns=error_columns
+    )

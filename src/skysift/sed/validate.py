@@ -11,7 +11,8 @@ User baselines, measured on the same stars:
   left out of it), noise counted as in :mod:`skysift.sed.meaning`.
 
 Temperature scores: Spearman rank correlation, mean absolute error and median offset (K) of an
-estimate against the spectroscopic Teff.
+estimate against the spectroscopic Teff; ``spearman_ebv``: rank correlation of a fitted A_V
+with the catalogue's E(B-V).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ COLUMNS = (
     "ami_teff",
     "ami_teff_clustered",
     "ami_ebv",
+    "spearman_ebv",
     "spearman_teff",
     "mae_teff_k",
     "median_offset_k",
@@ -141,8 +143,11 @@ def validation_rows(
     raw_name: str,
     clusterings: Mapping[str, tuple[NDArray[np.integer], NDArray[np.floating]]],
     knn_teff: Mapping[str, NDArray[np.floating]],
+    fitted: Mapping[str, tuple[NDArray[np.floating], NDArray[np.floating]]] | None = None,
+    ebv: NDArray[np.floating] | None = None,
 ) -> list[dict[str, Any]]:
-    """The validation table: user baselines first, then skysift's clusterings and kNN Teff.
+    """The validation table: user baselines first, then skysift's clusterings, kNN Teff and
+    template fits.
 
     Parameters
     ----------
@@ -158,6 +163,10 @@ def validation_rows(
         Name -> (labels, cluster-derived Teff in K), each (n,).
     knn_teff
         Embedding name -> embedding-kNN Teff (K), (n,).
+    fitted
+        Name -> (Teff in K, A_V in mag) of a template fit, each (n,).
+    ebv
+        The catalogue's E(B-V) (mag), (n,), for ``spearman_ebv`` of the fits.
     """
     rows = [row(name, **temperature_scores(est, teff)) for name, est in baselines.items()]
     rows.append(row(raw_name, **label_scores(raw_labels, teff_bins, ebv_bins)))
@@ -169,7 +178,19 @@ def validation_rows(
         )
     for name, est in knn_teff.items():
         rows.append(row(f"skysift {name} kNN Teff", **temperature_scores(est, teff)))
+    for name, (fit_teff, fit_av) in (fitted or {}).items():
+        scores = temperature_scores(fit_teff, teff)
+        if ebv is not None:
+            scores["spearman_ebv"] = rank_correlation(fit_av, ebv)
+        rows.append(row(f"skysift {name}", **scores))
     return rows
+
+
+def rank_correlation(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
+    """Spearman correlation where both are finite (NaN with fewer than 3 pairs)."""
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(spearmanr(x[ok], y[ok]).statistic) if ok.sum() >= 3 else math.nan
 
 
 def colour_label(bands: Sequence[str]) -> str:
