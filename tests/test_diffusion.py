@@ -18,7 +18,7 @@ from skysift.data.cutouts import load_cutout
 from skysift.diffusion.config import DiffusionModelConfig, DiffusionTrainConfig, SampleConfig
 from skysift.diffusion.model import bin_max, bin_mean, decode_snr, encode_snr, load_model, upsample
 from skysift.diffusion.pipeline import sample_synthetic_set
-from skysift.diffusion.sample import coded_masks, model_stamps
+from skysift.diffusion.sample import Stamp, calibrate_brightness, coded_masks, model_stamps
 from skysift.diffusion.train import train_diffusion
 from skysift.diffusion.windows import load_windows, snr_image
 from skysift.errors import ConfigError, InputFileError
@@ -209,6 +209,26 @@ def test_pasted_sources_keep_the_noise_and_form_a_valid_coco_set(
         np.testing.assert_array_equal(
             load_cutout(tmp_path / "syn" / name), load_cutout(tmp_path / "again" / name)
         )
+
+
+def test_empirical_brightness_keeps_the_pattern_and_draws_the_class_mean() -> None:
+    layout = np.zeros((8, 8), np.int16)
+    layout[1:3, 1:4] = 1
+    layout[5:7, 5:7] = 2
+    snr = np.where(layout > 0, np.arange(64, dtype=np.float32).reshape(8, 8) + 1.0, 0.0)
+    stamp = Stamp(snr.astype(np.float32), layout, (0, 2))
+    pools = {0: np.array([5.0, 6.0]), 2: np.array([])}  # class 2: no training object
+    (out,) = calibrate_brightness([stamp], pools, np.random.default_rng(0))
+    one, two = layout == 1, layout == 2
+    assert float(out.snr[one].mean()) == pytest.approx(5.0) or float(
+        out.snr[one].mean()
+    ) == pytest.approx(6.0)
+    ratio = out.snr[one] / snr[one]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-6)  # the sampled pattern is kept
+    np.testing.assert_array_equal(out.snr[two], snr[two])  # no pool: left as generated
+    assert np.all(out.snr[layout == 0] == 0)
+    (again,) = calibrate_brightness([stamp], pools, np.random.default_rng(0))
+    np.testing.assert_array_equal(out.snr, again.snr)
 
 
 def test_paste_baseline_is_flat_at_the_typical_snr(dataset: Path, tmp_path: Path) -> None:

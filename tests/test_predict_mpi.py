@@ -191,6 +191,7 @@ def test_real_model_serial_and_two_ranks_agree(
     _same_outputs(tmp_path / "one", tmp_path / "two")
     summary = (tmp_path / "two" / "summary.json").read_text()
     assert '"ranks": 2' in summary and '"tiles_blank": 0' in summary
+    assert '"precision": "' in summary  # the one used, after resolving auto
 
 
 def test_speed_options_reach_the_model(tiny_model: Path, toy_map: Path) -> None:
@@ -212,3 +213,20 @@ def test_speed_options_reach_the_model(tiny_model: Path, toy_map: Path) -> None:
         assert len(d.labels) <= 3 * n_classes
         assert d.scores.dtype == np.float64 and d.masks.dtype == bool
         assert np.all((d.scores >= 0) & (d.scores <= 1))
+
+
+def test_auto_precision_follows_the_hardware(tmp_path: Path) -> None:
+    import torch
+
+    from skysift.predict.inference import resolve_precision
+
+    with_bf16 = tmp_path / "bf16"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
+    without = tmp_path / "plain"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu, with_bf16) == "bfloat16"
+    assert resolve_precision("auto", cpu, without) == "float32"
+    assert resolve_precision("auto", cpu, tmp_path / "absent") == "float32"  # not Linux
+    assert resolve_precision("float32", cpu, with_bf16) == "float32"  # explicit wins
+    assert resolve_precision("bfloat16", cpu, without) == "bfloat16"

@@ -144,6 +144,12 @@ class SampleConfig(StrictModel):
         },
         description="synthetic sources per class",
     )
+    brightness: Literal["model", "empirical"] = Field(
+        "empirical",
+        description="surface brightness of diffusion samples: as generated (model), or each "
+        "object rescaled to a mean S/N inside its mask drawn from the same class's training "
+        "objects (empirical: the model gives the morphology, the data the brightness)",
+    )
     sources_per_cutout: int = Field(1, ge=1, le=8)
     margin_pix: int = Field(4, ge=0, description="clearance from existing masks, pixels")
     mask_snr: float = Field(

@@ -13,8 +13,8 @@ from skysift.diffusion.compose import load_canvases, paste, write_synthetic_set
 from skysift.diffusion.config import DiffusionModelConfig, SampleConfig
 from skysift.diffusion.masks import Layout, draw_layouts, simulator_windows
 from skysift.diffusion.plots import plot_samples
-from skysift.diffusion.sample import Stamp, model_stamps, paste_stamps
-from skysift.diffusion.train import typical_snr
+from skysift.diffusion.sample import Stamp, calibrate_brightness, model_stamps, paste_stamps
+from skysift.diffusion.train import object_mean_snr, typical_snr
 from skysift.diffusion.windows import WindowSet, load_windows
 from skysift.errors import ConfigError, OutputExistsError
 from skysift.sky.config import SimulationConfig
@@ -114,6 +114,9 @@ def sample_synthetic_set(
             min_mask_pix=config.min_mask_pix,
         )
         stamps: list[Stamp] = [s for s in generated if s is not None]
+        if config.brightness == "empirical":
+            pools = {info.classes.index(k): v for k, v in object_mean_snr(windows).items()}
+            stamps = calibrate_brightness(stamps, pools, np.random.default_rng([config.seed, 1]))
     else:
         stamps = paste_stamps(layouts, typical)
     canvases = load_canvases(dataset_dir)

@@ -4,7 +4,8 @@ A *stamp* is one window to paste: ``snr`` (W, W) float32, the background-free em
 the local rms, ``layout`` (W, W) int16 numbering its objects 1, 2, ... and ``labels`` their class
 indices. Mask-conditioned samples keep the given layout (emission outside it is zeroed: by
 construction the model only learnt emission inside masks); class-conditioned samples get the layout
-of their own pixels above ``mask_snr``.
+of their own pixels above ``mask_snr``. :func:`calibrate_brightness` optionally rescales each
+object of a sample to a mean S/N drawn from its class's real objects.
 """
 
 from __future__ import annotations
@@ -129,3 +130,28 @@ def paste_stamps(
             snr[layout == number] = typical.get(label, float(np.median(list(typical.values()))))
         stamps.append(Stamp(snr, layout, labels))
     return stamps
+
+
+def calibrate_brightness(
+    stamps: Sequence[Stamp],
+    mean_snr: Mapping[int, np.ndarray],
+    rng: np.random.Generator,
+) -> list[Stamp]:
+    """Each object of each stamp scaled so that its mean S/N inside its mask is a draw from
+    ``mean_snr[class]`` (the per-object means of that class's training objects); the pattern
+    inside the mask is kept (only positive means are drawn: emission is never negated). An object
+    without emission, or a class without a training object of positive mean, is left as
+    generated."""
+    out = []
+    for stamp in stamps:
+        snr = stamp.snr.copy()
+        for number, label in enumerate(stamp.labels, start=1):
+            inside = stamp.layout == number
+            pool = np.asarray(mean_snr.get(label, ()), np.float64)
+            pool = pool[pool > 0]
+            current = float(snr[inside].mean()) if inside.any() else 0.0
+            if pool.size == 0 or current <= 0.0:
+                continue
+            snr[inside] *= float(rng.choice(pool)) / current
+        out.append(Stamp(snr.astype(np.float32), stamp.layout, stamp.labels))
+    return out

@@ -37,8 +37,8 @@ from skysift.ssl.training import plot_loss, resolve_device, set_lr, warmup_cosin
 log = logging.getLogger(__name__)
 
 
-def typical_snr(windows: WindowSet) -> dict[str, float]:
-    """Per class, the median over objects of the mean S/N inside the object's own mask."""
+def object_mean_snr(windows: WindowSet) -> dict[str, np.ndarray]:
+    """Per class, the mean S/N inside each object's own mask (one value per window)."""
     means = np.array(
         [
             float(s[m].mean()) if m.any() else 0.0
@@ -46,10 +46,15 @@ def typical_snr(windows: WindowSet) -> dict[str, float]:
         ]
     )
     return {
-        name: float(np.median(means[windows.labels == i]))
+        name: means[windows.labels == i]
         for i, name in enumerate(windows.classes)
         if (windows.labels == i).any()
     }
+
+
+def typical_snr(windows: WindowSet) -> dict[str, float]:
+    """Per class, the median over objects of the mean S/N inside the object's own mask."""
+    return {name: float(np.median(v)) for name, v in object_mean_snr(windows).items()}
 
 
 def class_weights(labels: np.ndarray) -> np.ndarray:

@@ -45,10 +45,12 @@ class PredictConfig(StrictModel):
         "applied to each raw tile, exactly as the training cutouts were normalised",
     )
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1 ...")
-    precision: Literal["float32", "bfloat16"] = Field(
-        "float32",
-        description="float32 (exact) or bfloat16 autocast (faster on CPUs with AVX-512 BF16/AMX "
-        "and on GPUs; detections differ slightly)",
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="float32 (exact), bfloat16 autocast (faster on CPUs with AVX-512 BF16/AMX "
+        "and on GPUs; detections differ slightly), or auto: bfloat16 where the device computes "
+        "it natively (a CUDA GPU with bf16, a Linux CPU flagged avx512_bf16 or amx_bf16), else "
+        "float32; the precision used is in summary.json",
     )
     max_proposals: int | None = Field(
         None,

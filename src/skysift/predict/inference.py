@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -64,6 +65,39 @@ class TilePredictor(Protocol):
     def __call__(self, tiles: Sequence[np.ndarray]) -> list[TileDetections]: ...
 
 
+#: /proc/cpuinfo flags of CPUs that compute bfloat16 matrix products natively.
+NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether the CPU flags (Linux ``/proc/cpuinfo``) include AVX-512 BF16 or AMX-BF16; False
+    where the file cannot be read (other systems)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool(NATIVE_BF16_CPU_FLAGS & set(line.split(":", 1)[-1].split()))
+    return False
+
+
+def resolve_precision(
+    precision: str, device: torch.device, cpuinfo: str | Path = "/proc/cpuinfo"
+) -> str:
+    """``float32`` or ``bfloat16``: the given one, or for ``auto`` bfloat16 where ``device``
+    computes it natively (CUDA with bf16 support; a CPU per :func:`cpu_has_native_bf16`)."""
+    import torch
+
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device.type == "cpu" and cpu_has_native_bf16(cpuinfo):
+        return "bfloat16"
+    return "float32"
+
+
 class DetectorPredictor:
     """A trained skysift detector as a :class:`TilePredictor`.
 
@@ -84,8 +118,9 @@ class DetectorPredictor:
     device
         Torch device of the model.
     precision
-        ``float32`` (exact) or ``bfloat16`` (autocast: faster where the CPU has AVX-512 BF16
-        or AMX, and on GPUs; detections differ slightly).
+        ``float32`` (exact), ``bfloat16`` (autocast: faster where the CPU has AVX-512 BF16
+        or AMX, and on GPUs; detections differ slightly) or ``auto``
+        (:func:`resolve_precision`); the one used is ``self.precision``.
     max_proposals
         RPN proposals kept per tile after NMS (default: the model's ``rpn_post_nms_top_n_test``);
         fewer is faster (box head and RoIAlign scale with it) and may miss objects in crowded
@@ -110,7 +145,8 @@ class DetectorPredictor:
         self.spec = NormalisationSpec.model_validate(meta["normalisation"])
         self.score_threshold = float(score_threshold)
         self.device = torch.device(device)
-        self.autocast_dtype = torch.bfloat16 if precision == "bfloat16" else None
+        self.precision = resolve_precision(precision, self.device)
+        self.autocast_dtype = torch.bfloat16 if self.precision == "bfloat16" else None
         if max_proposals is not None:
             rpn = self.model.rpn
             rpn._post_nms_top_n = {**rpn._post_nms_top_n, "testing": int(max_proposals)}

@@ -299,6 +299,7 @@ def _merge_and_write(
         "per_class": {name: counts.get(name, 0) for name in classes},
         "merged_over_tiles": int(sum(o.n_tiles > 1 for o in objects)),
         "settings": config.model_dump(mode="json"),
+        "precision": getattr(predictor, "precision", config.precision),
         "skysift_version": __version__,
         **run_info,
     }
