@@ -242,6 +242,7 @@ def test_real_stars_classified_and_validated(chain: Path, shared_data: Path) -> 
     # (0.86 vs 0.84 with these 1500 SEDs), and errs less than the label-free colour fit
     assert fit["n_stars"] > 9900 and fit["spearman_teff"] > baseline["spearman_teff"]
     assert fit["mae_teff_k"] < label_free["mae_teff_k"] and fit["spearman_ebv"] > 0.2
+    assert fit["ami_teff"] > raw["ami_teff"]  # its Teff bins vs HDBSCAN's clusters, all stars
     info = json.loads((chain / "classify" / "classify.json").read_text())["template_fit"]
     assert info["error_columns"]["G"] == "err_G" and info["em_converged"]
     assert info["prior_mean_av_mag"] < 1.0  # drawn flat in 0-3 mag; field stars have less

@@ -136,6 +136,7 @@ def main(args: argparse.Namespace) -> None:
         knn_teff=knn,
         fitted=fitted,
         ebv=ebv,
+        teff_edges=config.teff_bins,
     )
     out = Path(args.out)
     with atomic_dir(out, overwrite=args.overwrite) as tmp:

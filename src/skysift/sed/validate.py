@@ -12,7 +12,7 @@ User baselines, measured on the same stars:
 
 Temperature scores: Spearman rank correlation, mean absolute error and median offset (K) of an
 estimate against the spectroscopic Teff; ``spearman_ebv``: rank correlation of a fitted A_V
-with the catalogue's E(B-V).
+with the catalogue's E(B-V); a fitted Teff binned like the labels also gets ``ami_teff``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import spearmanr
 
-from skysift.sed.meaning import ami
+from skysift.sed.meaning import ami, bin_labels
 from skysift.sed.products import NOISE, NOT_EMBEDDED
 
 #: Columns of the validation table, in order.
@@ -145,6 +145,7 @@ def validation_rows(
     knn_teff: Mapping[str, NDArray[np.floating]],
     fitted: Mapping[str, tuple[NDArray[np.floating], NDArray[np.floating]]] | None = None,
     ebv: NDArray[np.floating] | None = None,
+    teff_edges: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
     """The validation table: user baselines first, then skysift's clusterings, kNN Teff and
     template fits.
@@ -167,6 +168,9 @@ def validation_rows(
         Name -> (Teff in K, A_V in mag) of a template fit, each (n,).
     ebv
         The catalogue's E(B-V) (mag), (n,), for ``spearman_ebv`` of the fits.
+    teff_edges
+        The Teff bin edges (K) of ``teff_bins``: a fit's Teff binned the same way gets
+        ``ami_teff`` against them (how well it sorts the stars into the same bins).
     """
     rows = [row(name, **temperature_scores(est, teff)) for name, est in baselines.items()]
     rows.append(row(raw_name, **label_scores(raw_labels, teff_bins, ebv_bins)))
@@ -182,6 +186,10 @@ def validation_rows(
         scores = temperature_scores(fit_teff, teff)
         if ebv is not None:
             scores["spearman_ebv"] = rank_correlation(fit_av, ebv)
+        if teff_edges is not None:
+            fit_bins = bin_labels(fit_teff, teff_edges)
+            both = (fit_bins >= 0) & (np.asarray(teff_bins) >= 0)
+            scores["ami_teff"] = ami(fit_bins[both], np.asarray(teff_bins)[both])
         rows.append(row(f"skysift {name}", **scores))
     return rows
 
