@@ -110,3 +110,14 @@ def test_cells_split_teff_av_and_dust() -> None:
     )
     cell, n_cells = population_cells(bank, teff_cells=2, av_cells=2)
     assert n_cells == 8 and len(set(cell.tolist())) == 4
+
+
+def test_chunking_does_not_change_the_fit() -> None:
+    rng = np.random.default_rng(4)
+    bank = toy_bank(rng, 600)
+    mags, _, _ = toy_stars(rng, 50, 0.3, 0.02)
+    w = band_weights(mags, None, systematic_mag=0.0, default_error_mag=0.02)
+    whole = log_likelihoods(mags, w, bank, top_k=32)
+    tiny = log_likelihoods(mags, w, bank, top_k=32, chunk_mib=0.001)  # one star per chunk
+    np.testing.assert_array_equal(np.sort(whole.index, axis=1), np.sort(tiny.index, axis=1))
+    np.testing.assert_allclose(whole.chi2_min, tiny.chi2_min, rtol=1e-8)  # matmul rounding only

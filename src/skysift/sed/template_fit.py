@@ -115,10 +115,11 @@ def log_likelihoods(
     *,
     top_k: int = 256,
     min_bands: int = 3,
-    chunk: int = 512,
+    chunk_mib: float = 256.0,
 ) -> Likelihoods:
     """chi2 of every star against every template (free magnitude offset), keeping the ``top_k``
-    best per star. Stars with fewer than ``min_bands`` bands are not fitted.
+    best per star. Stars with fewer than ``min_bands`` bands are not fitted. Stars go through in
+    chunks whose (stars x templates) float64 arrays take about ``chunk_mib`` MiB each.
 
     Parameters
     ----------
@@ -129,19 +130,26 @@ def log_likelihoods(
     bank
         Templates in the same B bands.
     """
-    d_all = np.nan_to_num(np.asarray(mags, np.float64))
     w_all = np.asarray(weights, np.float64)
+    d_all = np.nan_to_num(np.asarray(mags, np.float64))
     n, n_b = d_all.shape
     if bank.mags.shape[1] != n_b:
         raise ValueError(f"bank has {bank.mags.shape[1]} bands, photometry {n_b}")
+    # The free offset makes chi2 blind to a constant per star and per template: centring both
+    # keeps the expanded sums below small (less cancellation in float64).
+    sw_all = w_all.sum(axis=1, keepdims=True)
+    centre = np.divide((w_all * d_all).sum(axis=1, keepdims=True), sw_all, where=sw_all > 0,
+                       out=np.zeros_like(sw_all))  # fmt: skip
+    d_all = np.where(w_all > 0, d_all - centre, 0.0)
     k = min(top_k, bank.mags.shape[0])
-    t = bank.mags
+    t = bank.mags - bank.mags.mean(axis=1, keepdims=True)
     tt = t * t
     used = (w_all > 0).sum(axis=1)
     index = np.full((n, k), -1, np.int64)
     log_like = np.full((n, k), -np.inf)
     chi2_min = np.full(n, np.nan)
     rows = np.flatnonzero(used >= min_bands)
+    chunk = max(1, int(chunk_mib * 2**20 / (8 * t.shape[0])))
     for start in range(0, rows.size, chunk):
         sel = rows[start : start + chunk]
         d, w = d_all[sel], w_all[sel]
