@@ -192,8 +192,15 @@ def fit_templates(
     if lacking:
         raise InputFileError(seds_path, f"no noise-free magnitudes mag_true_<b> for {lacking}")
     spec_index = [spec_bands.index(b) for b in bands]
+    template_mags = np.stack([np.asarray(seds[f"mag_true_{b}"], np.float64) for b in bands], 1)
+    if not np.isfinite(template_mags).all():
+        raise InputFileError(
+            seds_path,
+            f"{int((~np.isfinite(template_mags)).any(axis=1).sum())} SEDs have non-finite "
+            f"noise-free magnitudes in {bands}",
+        )
     bank = TemplateBank(
-        mags=np.stack([np.asarray(seds[f"mag_true_{b}"], np.float64) for b in bands], 1),
+        mags=template_mags,
         log_teff=np.log10(np.asarray(seds["teff"], np.float64)),
         av=np.asarray(seds["av"], np.float64),
         has_dust=np.asarray(seds["has_dust"], bool),
