@@ -224,20 +224,14 @@ def fit_population_prior(
     count = np.bincount(cell, minlength=n_cells).astype(np.float64)
     occupied = count > 0
     pi = occupied / occupied.sum()
-    fitted = like.fitted
-    rows = Likelihoods(
-        index=like.index[fitted],
-        log_like=like.log_like[fitted],
-        chi2_min=like.chi2_min[fitted],
-        n_bands=like.n_bands[fitted],
-    )
-    safe = np.where(rows.index >= 0, rows.index, 0)
+    # unfitted stars have no kept template (index -1): their posterior rows are 0 and add nothing
+    safe = np.where(like.index >= 0, like.index, 0)
     converged = False
     done = 0
     while done < iterations:
         done += 1
         weight = np.where(occupied[cell], pi[cell] / np.maximum(count[cell], 1.0), 0.0)
-        p = _posterior(rows, weight)
+        p = _posterior(like, weight)
         resp = np.bincount(cell[safe].ravel(), weights=p.ravel(), minlength=n_cells)
         new = np.where(occupied, resp + pseudo_count, 0.0)
         new /= new.sum()
