@@ -166,3 +166,57 @@ def test_unreadable_model_files_are_clear_errors(tmp_path: Path) -> None:
         load_backbone(tmp_path / "plain.pt")
     with pytest.raises(InputFileError, match="not found"):
         load_backbone(tmp_path / "absent.pt")
+
+
+@pytest.mark.parametrize("method_name", ["byol", "dino"])
+def test_killed_pretraining_resumes_to_the_same_weights(
+    method_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 steps unbroken == 2 steps, a kill, then a resume from last.pt (momentum teacher incl.)."""
+    import skysift.ssl.pretrain as engine
+
+    torch.set_num_threads(1)
+    config = SSLConfig(
+        image_pix=16, normalisation=SPEC3, seed=4,
+        views={"local_crops": 1, "local_image_pix": 8},
+        pretrain={"max_steps": 4, "batch_size": 4, "hidden_dim": 32, "projection_dim": 16,
+                  "dino_output_dim": 32, "checkpoint_every": 2, "warmup_steps": 1},
+    )  # fmt: skip
+    images = tiny_images()
+    data = CutoutSet(
+        images, np.full(16, -1), np.zeros(16), [f"i{k}" for k in range(16)], [], "random"
+    )
+    pretrain(config, method_name, data, tmp_path / "unbroken")
+
+    original = engine.train_steps
+
+    def killed_after_first_checkpoint(*args: object, **kwargs: object) -> object:
+        save = kwargs["on_checkpoint"]
+
+        def save_then_die(done: int, *rest: object) -> None:
+            save(done, *rest)  # type: ignore[operator]
+            raise KeyboardInterrupt
+
+        return original(*args, **{**kwargs, "on_checkpoint": save_then_die})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "train_steps", killed_after_first_checkpoint)
+    broken = tmp_path / "broken"
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(config, method_name, data, broken)
+    assert (broken / "last.pt").is_file() and not (broken / "backbone.pt").exists()
+    monkeypatch.setattr(engine, "train_steps", original)
+    summary = pretrain(config, method_name, data, broken)
+    assert summary["resumed_at_step"] == 2 and summary["steps"] == 4
+    a = read_model_file(tmp_path / "unbroken" / "backbone.pt")["state_dict"]
+    b = read_model_file(broken / "backbone.pt")["state_dict"]
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+    log = (broken / "train_log.csv").read_text().splitlines()
+    assert len(log) == 5  # header + steps 0..3, the first two from the checkpoint
+
+    other = config.model_copy(update={"image_pix": 24})
+    with pytest.raises(InputFileError, match=r"other settings.*image_pix"):
+        pretrain(other, method_name, data, broken)
+    longer = config.model_copy(deep=True)
+    longer.pretrain.max_steps = 6  # more steps: resumable (the schedule is then a new one)
+    assert pretrain(longer, method_name, data, broken)["steps"] == 6

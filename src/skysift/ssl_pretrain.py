@@ -13,6 +13,8 @@ Writes into --out:
   train_log.csv   loss, learning rate and images/s per step
   loss_curve.png  loss and learning rate against step
   summary.json    steps, first and final loss, images/s, wall time, device, git revision
+  last.pt         full state every pretrain.checkpoint_every steps: a killed run started
+                  again resumes there (--no-resume: start afresh)
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", help="YAML/JSON settings file or inline JSON")
     parser.add_argument("--max-steps", type=int, default=None, help="override pretrain.max_steps")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--no-resume", action="store_true", help="ignore an existing last.pt in --out"
+    )
 
 
 def main(args: argparse.Namespace) -> None:
@@ -52,7 +57,7 @@ def main(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_cutout_set(args.dataset)
-    summary = pretrain(config, args.method, data, args.out)
+    summary = pretrain(config, args.method, data, args.out, resume=not args.no_resume)
     log.info("backbone in %s (%.1f images/s)", args.out / "backbone.pt", summary["images_per_s"])
 
 

@@ -196,6 +196,10 @@ class PretrainConfig(StrictModel):
     num_workers: int = Field(
         0, ge=0, description="processes making the radio views (0: the training process)"
     )
+    checkpoint_every: int = Field(
+        200, ge=1, description="steps between full-state checkpoints (last.pt, for resume)"
+    )
+    log_every: int = Field(50, ge=1, description="steps between progress lines in the log")
 
 
 class ProbeConfig(StrictModel):

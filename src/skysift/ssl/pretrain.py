@@ -5,6 +5,11 @@ sample's generator derived from seed, step and position, so a run is reproducibl
 the method's loss, takes an AdamW step with the warm-up + cosine-to-zero schedule, and lets the
 method update its momentum teacher. The exported trunk goes to ``backbone.pt``
 (:mod:`skysift.ssl.checkpoint`) together with the config and the normalisation spec.
+
+Every ``pretrain.checkpoint_every`` steps the whole state (method incl. heads and momentum
+teacher, optimiser, step, log) goes to ``last.pt``; a killed run started again with the same
+settings resumes there and ends with the same weights as an unbroken run (the batches and views
+of step k depend only on the seed and k).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from skysift.data.cutouts import git_revision
-from skysift.errors import InputFileError
+from skysift.errors import ConfigError, InputFileError
 from skysift.io.atomic import atomic_path, write_csv_rows
 from skysift.ssl.augment import RadioViews, batch_views
 from skysift.ssl.checkpoint import backbone_metadata, save_backbone
@@ -36,6 +42,9 @@ from skysift.ssl.training import (
 )
 
 log = logging.getLogger(__name__)
+
+CheckpointHook = Callable[[int, torch.optim.Optimizer, list[dict[str, Any]]], None]
+"""``hook(steps_done, optimizer, rows_of_this_run)``: saves the full state."""
 
 
 def make_method(config: SSLConfig, name: str) -> SSLMethod:
@@ -90,8 +99,13 @@ def train_steps(
     device: torch.device,
     num_workers: int = 0,
     progress: bool = False,
+    start_step: int = 0,
+    optimizer_state: dict[str, Any] | None = None,
+    on_checkpoint: CheckpointHook | None = None,
+    checkpoint_every: int = 0,
+    log_every: int = 0,
 ) -> list[dict[str, Any]]:
-    """Run ``steps`` optimisation steps of a schedule that lasts ``max_steps``.
+    """Run steps ``start_step .. steps - 1`` of a schedule that lasts ``max_steps``.
 
     Parameters
     ----------
@@ -105,26 +119,36 @@ def train_steps(
         Steps to run now, and the length of the learning-rate and momentum schedules.
     num_workers
         DataLoader processes making the views (0: in this process); same batches either way.
+    start_step, optimizer_state
+        Where a resumed run starts, and its optimiser's saved state.
+    on_checkpoint, checkpoint_every
+        Called as ``on_checkpoint(steps_done, optimizer, rows_of_this_call)`` every
+        ``checkpoint_every`` steps and after the last one (0: never).
+    log_every
+        A log line (loss, images/s) every this many steps (0: none).
 
     Returns
     -------
     list of dict
-        Per step: ``step``, ``loss``, ``lr``, ``images_per_s`` (source images per second).
+        Per step run: ``step``, ``loss``, ``lr``, ``images_per_s`` (source images per second).
     """
     method.to(device).train()
     params = [p for p in method.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
     batches = StepBatches(
         images, views, batch_size=batch_size, seed=seed, local=method.local_views, steps=steps
     )
+    todo = torch.utils.data.Subset(batches, range(start_step, steps))
     loader = torch.utils.data.DataLoader(
-        batches, batch_size=None, shuffle=False, num_workers=num_workers,
+        todo, batch_size=None, shuffle=False, num_workers=num_workers,
         pin_memory=device.type == "cuda",
     )  # fmt: skip
     rows: list[dict[str, Any]] = []
-    start = time.perf_counter()
+    start = first = time.perf_counter()
     progress_bar = tqdm(loader, desc=method.name, disable=None if progress else True)
-    for step, batch in enumerate(progress_bar):
+    for step, batch in enumerate(progress_bar, start=start_step):
         factor = warmup_cosine(step, max_steps, warmup_steps)
         set_lr(optimizer, lr * factor)
         loss = method.loss([v.to(device) for v in batch])
@@ -143,14 +167,45 @@ def train_steps(
                 "images_per_s": batch_size / elapsed if elapsed > 0 else float("nan"),
             }
         )
+        done = step + 1
+        if log_every and (done % log_every == 0 or done == steps):
+            recent = np.mean([r["loss"] for r in rows[-log_every:]])
+            rate = len(rows) * batch_size / (time.perf_counter() - first)
+            log.info(
+                "%s step %d/%d loss %.4f (%.1f images/s)", method.name, done, steps, recent, rate
+            )
+        if on_checkpoint and checkpoint_every and (done % checkpoint_every == 0 or done == steps):
+            on_checkpoint(done, optimizer, rows)
     return rows
 
 
-def pretrain(config: SSLConfig, method_name: str, data: CutoutSet, out: Path) -> dict[str, Any]:
+RESUME_FREE = ("max_steps", "checkpoint_every", "log_every", "num_workers")
+
+
+def _check_resumable(saved: dict[str, Any], config: SSLConfig, path: Path) -> None:
+    """Refuse a ``last.pt`` made with other settings (steps, logging, workers may differ)."""
+    now = config.model_dump(mode="json")
+    changed = [k for k in now if k not in ("pretrain", "device") and saved.get(k) != now[k]]
+    changed += [
+        f"pretrain.{k}"
+        for k in now["pretrain"]
+        if k not in RESUME_FREE and saved.get("pretrain", {}).get(k) != now["pretrain"][k]
+    ]
+    if changed:
+        raise InputFileError(
+            path,
+            f"was pretrained with other settings ({', '.join(changed)}); "
+            "use --no-resume to start afresh",
+        )
+
+
+def pretrain(
+    config: SSLConfig, method_name: str, data: CutoutSet, out: Path, *, resume: bool = True
+) -> dict[str, Any]:
     """Pretrain one method on an unlabelled set; write the backbone, log, curve and summary.
 
-    Writes ``out/backbone.pt``, ``out/train_log.csv``, ``out/loss_curve.png`` and
-    ``out/summary.json``.
+    Writes ``out/backbone.pt``, ``out/train_log.csv``, ``out/loss_curve.png``,
+    ``out/summary.json``, and ``out/last.pt`` (the full state; resumed from when ``resume``).
 
     Returns
     -------
@@ -163,8 +218,42 @@ def pretrain(config: SSLConfig, method_name: str, data: CutoutSet, out: Path) ->
     method = make_method(config, method_name)
     views = RadioViews(config.views, config.normalisation, config.image_pix, config.crop_fraction)
     cfg = config.pretrain
+    out.mkdir(parents=True, exist_ok=True)
+    last = out / "last.pt"
+    step, done_rows, optimizer_state = 0, [], None
+    if resume and last.is_file():
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        _check_resumable(json.loads(state["config"]), config, last)
+        if state["method"] != method_name or state["n_images"] != len(data):
+            raise InputFileError(
+                last,
+                f"holds {state['method']} on {state['n_images']} images, not {method_name} on "
+                f"{len(data)}; use --no-resume to start afresh",
+            )
+        method.load_state_dict(state["model"])
+        optimizer_state = state["optimizer"]
+        step, done_rows = int(state["step"]), list(json.loads(state["rows"]))
+        log.info("resuming %s from %s at step %d", method_name, last, step)
+    if step > cfg.max_steps:
+        raise ConfigError("ssl.pretrain.max_steps", f"{last} is already at step {step}")
+
+    def save_state(done: int, optimizer: torch.optim.Optimizer, new: list[dict[str, Any]]) -> None:
+        with atomic_path(last) as tmp:
+            torch.save(
+                {
+                    "model": method.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": done,
+                    "rows": json.dumps(done_rows + new),
+                    "method": method_name,
+                    "n_images": len(data),
+                    "config": json.dumps(config.model_dump(mode="json")),
+                },
+                tmp,
+            )
+
     start = time.perf_counter()
-    rows = train_steps(
+    rows = done_rows + train_steps(
         method,
         data.images,
         views,
@@ -178,8 +267,14 @@ def pretrain(config: SSLConfig, method_name: str, data: CutoutSet, out: Path) ->
         device=device,
         num_workers=cfg.num_workers,
         progress=True,
+        start_step=step,
+        optimizer_state=optimizer_state,
+        on_checkpoint=save_state,
+        checkpoint_every=cfg.checkpoint_every,
+        log_every=cfg.log_every,
     )
     wall = time.perf_counter() - start
+    ran = len(rows) - len(done_rows)
     losses = [r["loss"] for r in rows]
     tail = max(1, len(losses) // 10)
     summary: dict[str, Any] = {
@@ -189,7 +284,8 @@ def pretrain(config: SSLConfig, method_name: str, data: CutoutSet, out: Path) ->
         "steps": len(rows),
         "first_loss": losses[0],
         "final_loss_mean_last_10pct": float(np.mean(losses[-tail:])),
-        "images_per_s": float(len(rows) * cfg.batch_size / wall),
+        "resumed_at_step": step,
+        "images_per_s": float(ran * cfg.batch_size / wall) if ran else float("nan"),
         "wall_s": wall,
         "device": str(device),
         "git_revision": git_revision(),
@@ -206,7 +302,6 @@ def pretrain(config: SSLConfig, method_name: str, data: CutoutSet, out: Path) ->
         steps=len(rows),
         final_loss=summary["final_loss_mean_last_10pct"],
     )
-    out.mkdir(parents=True, exist_ok=True)
     write_csv_rows(out / "train_log.csv", rows)
     plot_loss(rows, out / "loss_curve.png", title=f"{method_name} on {data.kind} cutouts")
     with atomic_path(out / "summary.json") as tmp:
