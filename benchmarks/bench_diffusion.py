@@ -24,43 +24,16 @@ import json
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
+from detector_arms import Arm, arms_table, plot_f1, stage, train_and_score
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RARE = ("extended", "extended-multi", "diffuse", "spurious")
-CLASSES = ("compact", *RARE)
-WRAPPER = (
-    "import resource, sys, json; from skysift.cli import main; rc = main(sys.argv[2:]); "
-    "open(sys.argv[1], 'w').write(json.dumps({'rc': rc, 'peak_rss_mib': "
-    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})); sys.exit(rc)"
-)
-
-
-def stage(work: Path, *args: str) -> dict[str, Any]:
-    """Run ``skysift <args>`` in its own process: wall time and peak RSS (error: its stderr)."""
-    report = work / f".rusage-{os.getpid()}-{time.perf_counter_ns()}.json"
-    start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", WRAPPER, str(report), *args, "-q"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )
-    wall = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"skysift {args[0]} failed:\n{result.stderr[-3000:]}")
-    usage = json.loads(report.read_text())
-    report.unlink()
-    return {"wall_s": wall, "peak_rss_mib": usage["peak_rss_mib"]}
 
 
 def demo_sections(config: Path) -> dict[str, Any]:
@@ -119,64 +92,14 @@ def quality(args: argparse.Namespace, work: Path, sets: list[dict[str, Any]]) ->
 def benefit(
     args: argparse.Namespace, work: Path, sections: dict[str, Any], arms: dict[str, Path | None]
 ) -> list[dict[str, Any]]:
-    detect = dict(sections.get("detect", {}))
-    rows = []
-    for seed in args.seeds:
-        for arm, extra_set in arms.items():
-            out = work / f"det_{arm}_{seed}"
-            settings = {**detect, "max_steps": args.detector_steps, "seed": seed}
-            extra = ["--extra-train", str(extra_set)] if extra_set else []
-            cost = stage(work, "train-detector", "--dataset", str(args.dataset), "--out", str(out),
-                         "--settings", json.dumps(settings), "--no-resume", *extra,
-                         "--threads", str(args.threads))  # fmt: skip
-            predictions = out / "predictions_test.json"
-            stage(work, "predict-cutouts", "--model", str(out / "model.pt"), "--dataset",
-                  str(args.dataset), "--split", "test", "--out", str(predictions),
-                  "--threads", str(args.threads), "--score-threshold", "0.05")  # fmt: skip
-            evaluation = out / "evaluation"
-            stage(work, "evaluate-detector", "--dataset", str(args.dataset), "--predictions",
-                  str(predictions), "--out", str(evaluation), "--no-figures")  # fmt: skip
-            metrics = json.loads((evaluation / "metrics.json").read_text())
-            for row in metrics["per_class"]:
-                rows.append({"arm": arm, "seed": seed, "train_s": cost["wall_s"], **row})
-            overall = next(r for r in metrics["per_class"] if r["class"].startswith("all"))
-            print(f"detector {arm} seed {seed}: F1 all {overall['f1']}", flush=True)
-    return rows
-
-
-def _mean_sd(values: list[float | None]) -> str:
-    finite = [v for v in values if v is not None]
-    if not finite:
-        return "-"
-    if len(finite) == 1:
-        return f"{finite[0]:.2f}"
-    return f"{np.mean(finite):.2f} ± {np.std(finite, ddof=1):.2f}"
-
-
-def plot_benefit(rows: list[dict[str, Any]], arms: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    names = [*CLASSES, "all (class-aware)"]
-    width = 0.8 / len(arms)
-    for i, arm in enumerate(arms):
-        means, sds = [], []
-        for name in names:
-            v = [r["f1"] or 0.0 for r in rows if r["arm"] == arm and r["class"] == name]
-            means.append(np.mean(v) if v else 0.0)
-            sds.append(np.std(v, ddof=1) if len(v) > 1 else 0.0)
-        x = np.arange(len(names)) + (i - (len(arms) - 1) / 2) * width
-        ax.bar(x, means, width, yerr=sds, capsize=2, label=arm)
-    ax.set_xticks(np.arange(len(names)), [n.replace(" (class-aware)", "") for n in names])
-    ax.set_ylabel("F1 on the test split (mean ± sd over seeds)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    arm_list = [
+        Arm(name, extra_args=("--extra-train", str(extra)) if extra else ())
+        for name, extra in arms.items()
+    ]
+    return train_and_score(
+        work, args.dataset, dict(sections.get("detect", {})), arm_list,
+        seeds=args.seeds, steps=args.detector_steps, threads=args.threads,
+    )  # fmt: skip
 
 
 def write_report(
@@ -252,18 +175,8 @@ def write_report(
             "",
             "Test split untouched (real/simulated objects only). Mean ± sd over seeds.",
             "",
-            "| class | n_true | " + " | ".join(f"{a} C | {a} R | {a} F1" for a in arms) + " |",
-            "|---|---|" + "---|---|---|" * len(arms),
+            *arms_table(ben, arms),
         ]
-        for name in [*CLASSES, "all (class-aware)"]:
-            cells = []
-            n_true = next((r["n_true"] for r in ben if r["class"] == name), 0)
-            for arm in arms:
-                sel = [r for r in ben if r["arm"] == arm and r["class"] == name]
-                cells += [
-                    _mean_sd([r[k] for r in sel]) for k in ("completeness", "reliability", "f1")
-                ]
-            lines.append(f"| {name} | {n_true} | " + " | ".join(cells) + " |")
         lines += ["", "![F1 per class](diffusion_benefit.png)"]
     lines += ["", "## Notes", "", *args.notes]
     (RESULTS / "diffusion.md").write_text("\n".join(lines) + "\n")
@@ -300,7 +213,7 @@ def main() -> None:
         ben = [] if args.no_benefit else benefit(args, work, sections, arms)
         RESULTS.mkdir(parents=True, exist_ok=True)
         if ben:
-            plot_benefit(ben, list(arms), RESULTS / "diffusion_benefit.png")
+            plot_f1(ben, list(arms), RESULTS / "diffusion_benefit.png")
         write_report(args, models, sets, qual, ben, list(arms))
         for s in sets:
             if s["generator"] == "diffusion" and s["budget"] == max(args.budgets):

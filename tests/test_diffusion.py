@@ -269,18 +269,33 @@ def test_quality_stage_and_extra_training_set(
     )
     assert counts["train"]["synthetic_per_class"]["spurious"] == 1
     assert counts["train"]["synthetic_per_class"]["compact"] >= 1  # the artefact's parent
-    argv = ["diffusion-quality", "-q", "--dataset", str(dataset), "--synthetic"]
-    assert (
-        cli_main(
-            [*argv, str(tmp_path / "syn"), str(tmp_path / "paste"), "--out", str(tmp_path / "q")]
-        )
-        == 0
+    from skysift.data.config import NormalisationSpec
+    from skysift.ssl.checkpoint import backbone_metadata, save_backbone
+    from skysift.ssl.models import build_backbone
+
+    spec = NormalisationSpec.model_validate(
+        json.loads((dataset / "dataset.json").read_text())["normalisation"]
     )
+    trunk, dim = build_backbone("resnet18", len(spec.channels), seed=0)
+    meta = backbone_metadata(
+        backbone="resnet18", spec=spec, feature_dim=dim, image_pix=32, crop_fraction=1.0
+    )
+    save_backbone(tmp_path / "backbone.pt", trunk, meta)
+    argv = ["diffusion-quality", "-q", "--dataset", str(dataset), "--synthetic"]
+    argv += [str(tmp_path / "syn"), str(tmp_path / "paste"), "--out", str(tmp_path / "q")]
+    assert cli_main([*argv, "--backbone", str(tmp_path / "backbone.pt")]) == 0
     quality = json.loads((tmp_path / "q" / "quality.json").read_text())
     assert set(quality["sets"]) == {"diffusion", "paste"}
     for summary in quality["sets"].values():
         assert summary["background_rms_ratio_median"] == pytest.approx(1.0, abs=0.02)
+        assert summary["frechet_synthetic_vs_heldout"] > 0
+        assert 0 <= summary["classifier_recall_synthetic_mean"] <= 1
     assert {r["class"] for r in quality["rows"]} >= {"extended", "spurious"}
+    for row in quality["rows"]:
+        assert (
+            row["classifier_recall_synthetic"] is None
+            or 0 <= row["classifier_recall_synthetic"] <= 1
+        )
     assert "| set | class |" in (tmp_path / "q" / "quality.md").read_text()
 
     from skysift.detect.dataset import CutoutDataset
@@ -393,3 +408,25 @@ def test_an_extra_training_set_of_another_normalisation_is_refused(tmp_path: Pat
     assert dataset.add_train_set(same) == 3 and len(dataset) == 5
     with pytest.raises(InputFileError, match="normalisation or cutout size"):
         dataset.add_train_set(other)
+
+
+def test_classifier_recall_per_class() -> None:
+    from skysift.diffusion.quality import classifier_recall
+
+    rng = np.random.default_rng(0)
+    centres = {"compact": [0.0, 0.0, 0.0], "extended": [4.0, 0.0, 0.0], "diffuse": [0.0, 4.0, 0.0]}
+    train_x = np.vstack([rng.normal(c, 0.5, (40, 3)) for c in centres.values()])
+    train_y = [name for name in centres for _ in range(40)]
+    # extended samples drawn like extended; "diffuse" ones drawn like compact: a generator that
+    # got the class wrong; a class the classifier never saw counts as missed
+    test_x = np.vstack(
+        [
+            rng.normal(centres["extended"], 0.5, (10, 3)),
+            rng.normal(centres["compact"], 0.5, (10, 3)),
+        ]
+    )
+    recall = classifier_recall(train_x, train_y, test_x, ["extended"] * 10 + ["diffuse"] * 10)
+    assert recall == {"extended": 1.0, "diffuse": 0.0}
+    unseen = classifier_recall(train_x, train_y, test_x[:3], ["spurious"] * 3)
+    assert unseen == {"spurious": 0.0}
+    assert classifier_recall(train_x[:5], ["compact"] * 5, test_x, ["compact"] * 20) == {}

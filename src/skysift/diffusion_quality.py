@@ -5,7 +5,9 @@ Reads:
   --synthetic DIR   one or more `sample-diffusion` sets (e.g. the diffusion model's and the
                     trivial paste baseline's), labelled by their generator
   --backbone FILE   optional SSL backbone.pt (`skysift ssl-pretrain`): Frechet distance of its
-                    features, synthetic vs held-out real windows (val + test splits)
+                    features, synthetic vs held-out real windows (val + test splits), and the
+                    recall per class, on synthetic and on held-out real windows, of a logistic
+                    regression fitted to those features of the real train windows
 
 Per class and set: median mask-obedience IoU (3-sigma islands touching the mask vs the mask),
 median flux (Jy, mask sum / beam area) and size (mask pixels) with the KS statistic against the

@@ -9,7 +9,11 @@ Per class, for synthetic and for real (train split) objects alike, measured on t
   (1 = the noise is untouched);
 - optionally the Frechet distance between backbone features (an SSL ``backbone.pt``) of windows
   centred on synthetic objects and on held-out real ones (val + test splits), beside the distance
-  between real train and held-out windows (the floor set by sampling alone).
+  between real train and held-out windows (the floor set by sampling alone);
+- with the same features, a classifier's accuracy on the generated samples: a logistic regression
+  fitted to the real train windows of every class, its recall per class on the synthetic windows
+  beside its recall on the held-out real ones (how often a synthetic source looks like its class
+  to a model that only saw real ones).
 """
 
 from __future__ import annotations
@@ -97,7 +101,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to two feature sets (N, D)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    root = linalg.sqrtm(cov_a @ cov_b)
     root = np.real(root)
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2.0 * root))
 
@@ -113,6 +117,34 @@ def backbone_features(backbone_path: Path, windows: Sequence[np.ndarray]) -> np.
     with torch.inference_mode():
         batch = preprocess.batch(np.stack(windows).astype(np.float32))
         return backbone(batch).flatten(1).numpy().astype(np.float64)
+
+
+def classifier_recall(
+    train_features: np.ndarray,
+    train_classes: Sequence[str],
+    features: np.ndarray,
+    classes: Sequence[str],
+) -> dict[str, float]:
+    """Per-class recall on ``features`` of a classifier fitted to the train features.
+
+    A class-balanced logistic regression on standardised features (deterministic); the
+    classes of ``classes`` it never saw in training count as misses.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if len(set(train_classes)) < 2 or len(classes) == 0:
+        return {}
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced")
+    )
+    model.fit(train_features, np.asarray(train_classes))
+    predicted = model.predict(features)
+    truth = np.asarray(classes)
+    return {
+        str(name): float(np.mean(predicted[truth == name] == name)) for name in np.unique(truth)
+    }
 
 
 def quality_rows(
@@ -155,24 +187,50 @@ def quality_rows(
         "iou_synthetic_all": float(np.median([x["iou"] for x in fake])) if fake else None,
     }
     if backbone is not None:
-        held_out = [
-            w["window"]
-            for split in ("val", "test")
-            for w in _objects(source, split, synthetic_only=False)
-            if w["class"] in {row["class"] for row in rows}
-        ]
-        train_real = [w["window"] for w in real if w["class"] in {row["class"] for row in rows}]
-        if len(held_out) >= 2 and len(fake) >= 2:
-            feats_h = backbone_features(backbone, held_out)
-            summary["frechet_synthetic_vs_heldout"] = frechet_distance(
-                backbone_features(backbone, [x["window"] for x in fake]), feats_h
-            )
-            summary["frechet_real_train_vs_heldout"] = frechet_distance(
-                backbone_features(backbone, train_real), feats_h
-            )
-            summary["frechet_n"] = {
-                "synthetic": len(fake),
-                "heldout": len(held_out),
-                "train": len(train_real),
-            }
+        _backbone_measures(backbone, source, fake, real, rows, summary)
     return rows, summary
+
+
+def _backbone_measures(
+    backbone: Path,
+    source: Path,
+    fake: list[dict[str, Any]],
+    real: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    summary: dict[str, Any],
+) -> None:
+    """Frechet distances and the classifier's recall (added to ``rows`` and ``summary``)."""
+    kept = {row["class"] for row in rows}
+    held = [w for split in ("val", "test") for w in _objects(source, split, synthetic_only=False)]
+    if len(held) < 2 or len(fake) < 2 or len(real) < 2:
+        return
+    feats_fake = backbone_features(backbone, [x["window"] for x in fake])
+    feats_real = backbone_features(backbone, [x["window"] for x in real])
+    feats_held = backbone_features(backbone, [x["window"] for x in held])
+    held_kept = np.array([w["class"] in kept for w in held])
+    real_kept = np.array([w["class"] in kept for w in real])
+    if held_kept.sum() >= 2:
+        summary["frechet_synthetic_vs_heldout"] = frechet_distance(
+            feats_fake, feats_held[held_kept]
+        )
+        summary["frechet_real_train_vs_heldout"] = frechet_distance(
+            feats_real[real_kept], feats_held[held_kept]
+        )
+        summary["frechet_n"] = {
+            "synthetic": len(fake),
+            "heldout": int(held_kept.sum()),
+            "train": int(real_kept.sum()),
+        }
+    real_classes = [x["class"] for x in real]
+    on_fake = classifier_recall(feats_real, real_classes, feats_fake, [x["class"] for x in fake])
+    on_held = classifier_recall(feats_real, real_classes, feats_held, [x["class"] for x in held])
+    for row in rows:
+        row["classifier_recall_synthetic"] = on_fake.get(row["class"])
+        row["classifier_recall_heldout"] = on_held.get(row["class"])
+        row["n_heldout"] = sum(w["class"] == row["class"] for w in held)
+    summary["classifier_recall_synthetic_mean"] = (
+        float(np.mean(list(on_fake.values()))) if on_fake else None
+    )
+    summary["classifier_recall_heldout_mean"] = (
+        float(np.mean([on_held[c] for c in on_fake if c in on_held])) if on_fake else None
+    )
