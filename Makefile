@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_predict_map.py   # needs results/detector/model.pt (make demo)
 	$(BIN)/python benchmarks/bench_ssl.py
 	$(BIN)/python benchmarks/bench_diffusion.py    # needs results/cutouts (make demo)
+	$(BIN)/python benchmarks/bench_detector_init.py   # needs results/cutouts + the demo SSL backbone
 
 schema: install
 	$(BIN)/skysift config-schema --out workflow/schemas/config.schema.yaml
