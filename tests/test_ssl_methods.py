@@ -217,6 +217,9 @@ def test_killed_pretraining_resumes_to_the_same_weights(
     other = config.model_copy(update={"image_pix": 24})
     with pytest.raises(InputFileError, match=r"other settings.*image_pix"):
         pretrain(other, method_name, data, broken)
+    downstream = config.model_copy(deep=True)
+    downstream.finetune.max_steps = 7  # not a pretraining setting: resumes (at the end, 0 steps)
+    assert pretrain(downstream, method_name, data, broken)["resumed_at_step"] == 4
     longer = config.model_copy(deep=True)
     longer.pretrain.max_steps = 6  # more steps: resumable (the schedule is then a new one)
     assert pretrain(longer, method_name, data, broken)["steps"] == 6

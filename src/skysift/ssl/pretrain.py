@@ -179,13 +179,18 @@ def train_steps(
     return rows
 
 
+PRETRAINING_KEYS = ("backbone", "image_pix", "crop_fraction", "normalisation", "views", "seed")
 RESUME_FREE = ("max_steps", "checkpoint_every", "log_every", "num_workers")
 
 
 def _check_resumable(saved: dict[str, Any], config: SSLConfig, path: Path) -> None:
-    """Refuse a ``last.pt`` made with other settings (steps, logging, workers may differ)."""
+    """Refuse a ``last.pt`` made with other pretraining settings.
+
+    Compared: the settings that shape pretraining (``PRETRAINING_KEYS`` and ``pretrain`` but
+    its steps, logging and workers); the downstream ones (probe, finetune, tasks) may differ.
+    """
     now = config.model_dump(mode="json")
-    changed = [k for k in now if k not in ("pretrain", "device") and saved.get(k) != now[k]]
+    changed = [k for k in PRETRAINING_KEYS if saved.get(k) != now[k]]
     changed += [
         f"pretrain.{k}"
         for k in now["pretrain"]
