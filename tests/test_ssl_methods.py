@@ -157,6 +157,15 @@ def test_ssl_weights_load_into_the_detector_backbone(pretrained: Path) -> None:
     assert report["adapted"] == ["conv1.weight"]
 
 
+def test_detector_refuses_ssl_weights_of_another_normalisation(pretrained: Path) -> None:
+    from skysift.detect.model import check_weights_normalisation
+
+    check_weights_normalisation(pretrained / "backbone.pt", SPEC3)  # same: accepted
+    other = NormalisationSpec(channels=[ChannelSpec(method="zscale")] * 3)
+    with pytest.raises(InputFileError, match=r"zscale\+asinh\+sigma_clip.*cutouts.normalisation"):
+        check_weights_normalisation(pretrained / "backbone.pt", other)
+
+
 def test_unreadable_model_files_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(InputFileError, match="not a readable torch file"):

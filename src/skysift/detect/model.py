@@ -34,6 +34,7 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from skysift.data.config import NormalisationSpec
 from skysift.detect.config import DetectorConfig
 from skysift.errors import InputFileError
 
@@ -258,6 +259,37 @@ def load_backbone_weights(
         The file is missing, unreadable, not a state dict, or no key matches the trunk.
     """
     return load_trunk_weights(model.backbone.body, path, kind=kind)
+
+
+def check_weights_normalisation(path: str | Path, expected: NormalisationSpec) -> None:
+    """Refuse a skysift SSL ``backbone.pt`` pretrained on inputs normalised otherwise.
+
+    Files without a ``skysift`` block (a torchvision ImageNet state dict) are not checked.
+
+    Raises
+    ------
+    InputFileError
+        The file's ``normalisation`` differs from ``expected`` (the training cutouts').
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "backbone weights file not found")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputFileError(path, f"cannot read backbone weights ({exc})") from exc
+    block = raw.get("skysift") if isinstance(raw, dict) else None
+    if not isinstance(block, dict) or "normalisation" not in block:
+        return
+    theirs = NormalisationSpec.model_validate(block["normalisation"])
+    if theirs != expected:
+        names = "+".join(c.method for c in theirs.channels)
+        ours = "+".join(c.method for c in expected.channels)
+        raise InputFileError(
+            path,
+            f"was pretrained on inputs normalised as {names} ({theirs.model_dump(mode='json')}), "
+            f"not as the training cutouts are ({ours}); pretrain with cutouts.normalisation",
+        )
 
 
 def load_trunk_weights(trunk: nn.Module, path: str | Path, *, kind: str) -> dict[str, list[str]]:
