@@ -47,6 +47,20 @@ def test_demo_and_paper_configs_validate(repo_root: Path) -> None:
         load_config(repo_root / "config" / name)
 
 
+@pytest.mark.parametrize("overlay", ["sed_fgk.yaml", "ssl_cpu.yaml"])
+def test_overlay_configs_validate_over_the_demo_config(repo_root: Path, overlay: str) -> None:
+    """``--configfile config/config.yaml config/<overlay>`` as snakemake merges them."""
+    from snakemake.utils import update_config
+
+    from skysift.config import project_config_from_mapping
+    from skysift.settings import read_yaml
+
+    merged = read_yaml(repo_root / "config" / "config.yaml")
+    update_config(merged, read_yaml(repo_root / "config" / overlay))
+    config = project_config_from_mapping(merged, source=repo_root / "config" / overlay)
+    assert config.results_dir.startswith("results-")
+
+
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_stage_help_says_what_it_reads_and_writes(
     stage: str, capsys: pytest.CaptureFixture[str]
