@@ -102,6 +102,10 @@ def benefit(
     )  # fmt: skip
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def write_report(
     args: argparse.Namespace,
     models: list[dict[str, Any]],
@@ -146,6 +150,7 @@ def write_report(
     lines += ["", "## Quality against the real objects (diffusion-quality)", ""]
     keys = ["set", "class", "n_synthetic", "n_real", "iou_synthetic", "iou_real"]
     keys += ["flux_median_synthetic_mjy", "flux_median_real_mjy", "flux_ks", "size_ks"]
+    keys += ["classifier_recall_synthetic", "classifier_recall_heldout", "n_heldout"]
     lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for row in qual["rows"]:
         cells = [
@@ -156,8 +161,8 @@ def write_report(
     lines += [
         "",
         "| set | background rms ratio (median) | IoU all | Frechet vs held-out "
-        "| Frechet real train vs held-out |",
-        "|---|---|---|---|---|",
+        "| Frechet real train vs held-out | classifier recall: synthetic | held-out real |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, summary in qual["sets"].items():
         fd = summary.get("frechet_synthetic_vs_heldout")
@@ -165,7 +170,9 @@ def write_report(
         lines.append(
             f"| {name} | {summary['background_rms_ratio_median']:.3f} | "
             f"{summary['iou_synthetic_all']:.2f} | "
-            f"{'-' if fd is None else f'{fd:.1f}'} | {'-' if floor is None else f'{floor:.1f}'} |"
+            f"{'-' if fd is None else f'{fd:.1f}'} | {'-' if floor is None else f'{floor:.1f}'} | "
+            f"{_fmt(summary.get('classifier_recall_synthetic_mean'))} | "
+            f"{_fmt(summary.get('classifier_recall_heldout_mean'))} |"
         )
     if ben:
         lines += [
