@@ -158,12 +158,14 @@ def test_ssl_weights_load_into_the_detector_backbone(pretrained: Path) -> None:
 
 
 def test_detector_refuses_ssl_weights_of_another_normalisation(pretrained: Path) -> None:
-    from skysift.detect.model import check_weights_normalisation
+    from skysift.detect.model import load_trunk_weights
 
-    check_weights_normalisation(pretrained / "backbone.pt", SPEC3)  # same: accepted
+    trunk, _ = build_backbone("resnet18", 3, seed=0)
+    path = pretrained / "backbone.pt"
+    load_trunk_weights(trunk, path, kind="ssl", expect_normalisation=SPEC3)  # same: accepted
     other = NormalisationSpec(channels=[ChannelSpec(method="zscale")] * 3)
     with pytest.raises(InputFileError, match=r"zscale\+asinh\+sigma_clip.*cutouts.normalisation"):
-        check_weights_normalisation(pretrained / "backbone.pt", other)
+        load_trunk_weights(trunk, path, kind="ssl", expect_normalisation=other)
 
 
 def test_unreadable_model_files_are_clear_errors(tmp_path: Path) -> None:

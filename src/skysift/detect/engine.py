@@ -39,11 +39,7 @@ from skysift.detect.checkpoint import (
 )
 from skysift.detect.config import DetectorConfig
 from skysift.detect.dataset import CutoutDataset, StepBatchSampler, collate, read_dataset_info
-from skysift.detect.model import (
-    build_detector,
-    check_weights_normalisation,
-    load_backbone_weights,
-)
+from skysift.detect.model import build_detector, load_backbone_weights
 from skysift.detect.validate import validation_metrics
 from skysift.errors import ConfigError, InputFileError
 from skysift.io.atomic import atomic_path, write_csv_rows
@@ -286,9 +282,12 @@ def _run(
     )
     if config.init != "random":
         assert config.weights_path is not None
-        if config.init == "ssl":
-            check_weights_normalisation(config.weights_path, train_set.normalisation)
-        load_backbone_weights(model, config.weights_path, kind=config.init)
+        load_backbone_weights(
+            model,
+            config.weights_path,
+            kind=config.init,
+            expect_normalisation=train_set.normalisation,
+        )
     model.to(device)
     optimizer = make_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))

@@ -231,7 +231,11 @@ def adapt_first_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
 
 
 def load_backbone_weights(
-    model: MaskRCNN, path: str | Path, *, kind: Literal["imagenet", "ssl"]
+    model: MaskRCNN,
+    path: str | Path,
+    *,
+    kind: Literal["imagenet", "ssl"],
+    expect_normalisation: NormalisationSpec | None = None,
 ) -> dict[str, list[str]]:
     """Copy a local backbone state dict into ``model.backbone.body`` (the trunk below the FPN).
 
@@ -246,6 +250,9 @@ def load_backbone_weights(
         prefixed ``module.``/``backbone.``/``encoder.``). Classifier keys (``fc.*``) are ignored.
     kind
         ``imagenet`` or ``ssl``; only used in the log.
+    expect_normalisation
+        The training cutouts' normaliser: a skysift SSL ``backbone.pt`` pretrained on inputs
+        normalised otherwise is refused (files without a ``skysift`` block are not checked).
 
     Returns
     -------
@@ -256,28 +263,16 @@ def load_backbone_weights(
     Raises
     ------
     InputFileError
-        The file is missing, unreadable, not a state dict, or no key matches the trunk.
+        The file is missing, unreadable, not a state dict, no key matches the trunk, or its
+        normalisation is not ``expect_normalisation``.
     """
-    return load_trunk_weights(model.backbone.body, path, kind=kind)
+    return load_trunk_weights(
+        model.backbone.body, path, kind=kind, expect_normalisation=expect_normalisation
+    )
 
 
-def check_weights_normalisation(path: str | Path, expected: NormalisationSpec) -> None:
-    """Refuse a skysift SSL ``backbone.pt`` pretrained on inputs normalised otherwise.
-
-    Files without a ``skysift`` block (a torchvision ImageNet state dict) are not checked.
-
-    Raises
-    ------
-    InputFileError
-        The file's ``normalisation`` differs from ``expected`` (the training cutouts').
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "backbone weights file not found")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputFileError(path, f"cannot read backbone weights ({exc})") from exc
+def _check_normalisation(raw: Any, path: Path, expected: NormalisationSpec) -> None:
+    """Refuse a file whose ``skysift`` block names another normalisation than ``expected``."""
     block = raw.get("skysift") if isinstance(raw, dict) else None
     if not isinstance(block, dict) or "normalisation" not in block:
         return
@@ -292,7 +287,13 @@ def check_weights_normalisation(path: str | Path, expected: NormalisationSpec) -
         )
 
 
-def load_trunk_weights(trunk: nn.Module, path: str | Path, *, kind: str) -> dict[str, list[str]]:
+def load_trunk_weights(
+    trunk: nn.Module,
+    path: str | Path,
+    *,
+    kind: str,
+    expect_normalisation: NormalisationSpec | None = None,
+) -> dict[str, list[str]]:
     """Copy a local state dict into a trunk (any module with torchvision ResNet/MobileNet keys).
 
     What :func:`load_backbone_weights` does for the detector, for any trunk (the SSL
@@ -306,6 +307,8 @@ def load_trunk_weights(trunk: nn.Module, path: str | Path, *, kind: str) -> dict
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise InputFileError(path, f"cannot read backbone weights ({exc})") from exc
+    if expect_normalisation is not None:
+        _check_normalisation(raw, path, expect_normalisation)
     source = {_strip_prefixes(k): v for k, v in _unwrap_state_dict(raw, path).items()}
     target = trunk.state_dict()
     report: dict[str, list[str]] = {"loaded": [], "adapted": [], "missing": [], "unexpected": []}
