@@ -14,12 +14,11 @@ import filecmp
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+from conftest import run_tiny_workflow
 
 #: Products that must be identical, relative to results_dir (simulation, training set, finder
 #: catalogue, detector output, evaluation table, synthetic SEDs).
@@ -35,34 +34,6 @@ COMPARED = (
     "evaluation/skysift/per_class.csv",
     "sed/synth/seds.csv",
 )
-
-#: The same thread counts in both runs: float reductions depend on them.
-THREADS = (
-    "--set-threads",
-    "train_detector=2",
-    "predict_cutouts=2",
-    "train_diffusion=2",
-    "sample_diffusion=2",
-)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["MPLBACKEND"] = "Agg"
-    return env
-
-
-def _run(repo_root: Path, *args: str, timeout: int = 900) -> None:
-    result = subprocess.run(
-        [SNAKEMAKE, "--configfile", "tests/workflow/config.yaml", "--nolock", *THREADS, *args],
-        cwd=repo_root,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 @pytest.fixture()
@@ -88,13 +59,14 @@ def slurm(repo_root: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.slow
 @pytest.mark.slurm
+# Installing Slurm (apt-get, on a clean machine) and the local run, when this test is the first to
+# ask for it, count here too.
+@pytest.mark.timeout(2400)
 def test_tiny_workflow_on_slurm_equals_local_run(
-    slurm: Path, repo_root: Path, tmp_path: Path
+    slurm: Path, tmp_path: Path, tiny_workflow_results: Path
 ) -> None:
-    local, cluster = tmp_path / "local", tmp_path / "slurm"
-    _run(repo_root, "--cores", "2", "--config", f"results_dir={local}")
-    _run(
-        repo_root,
+    local, cluster = tiny_workflow_results, tmp_path / "slurm"
+    result = run_tiny_workflow(
         "--profile",
         "workflow/profiles/slurm",
         "--config",
@@ -142,6 +114,7 @@ def test_tiny_workflow_on_slurm_equals_local_run(
         "--jobs",
         "4",
     )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     job_logs = list((tmp_path / "slurm-logs").rglob("*.log"))
     assert len(job_logs) >= 10, f"only {len(job_logs)} jobs went through Slurm"
     for product in COMPARED:

@@ -59,19 +59,11 @@ def test_config_typo_stops_the_run_naming_the_key(
 
 
 @pytest.mark.slow
-def test_tiny_workflow_end_to_end(repo_root: Path, tmp_path: Path) -> None:
-    results = tmp_path / "results"
-    result = _snakemake(
-        repo_root,
-        "--cores",
-        "2",
-        "--configfile",
-        "tests/workflow/config.yaml",
-        "--config",
-        f"results_dir={results}",
-        "--nolock",
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+@pytest.mark.timeout(1800)  # the shared local run of the tiny workflow is set up in this test
+def test_tiny_workflow_end_to_end(
+    repo_root: Path, tmp_path: Path, tiny_workflow_results: Path
+) -> None:
+    results = tiny_workflow_results
     dataset = json.loads((results / "cutouts" / "dataset.json").read_text())
     assert dataset["classes"]
     for split in ("train", "val", "test"):
