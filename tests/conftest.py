@@ -11,6 +11,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: The venv's snakemake, beside the python running the tests.
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
 
 def shared_data_dir() -> Path:
     """``../shared/data`` beside the checkout, or ``$SKYSIFT_SHARED_DATA``."""
@@ -56,7 +59,7 @@ def run_tiny_workflow(*args: str, timeout: int = 1500) -> subprocess.CompletedPr
     """Snakemake on ``tests/workflow/config.yaml`` with ``args`` (results_dir etc.)."""
     return subprocess.run(
         [
-            str(Path(sys.executable).with_name("snakemake")),
+            SNAKEMAKE,
             "--configfile",
             "tests/workflow/config.yaml",
             "--nolock",

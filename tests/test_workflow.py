@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+from conftest import SNAKEMAKE, snakemake_env
 
 
 def _snakemake(
     repo_root: Path, *args: str, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["MPLBACKEND"] = "Agg"
     return subprocess.run(
-        [SNAKEMAKE, *args], cwd=repo_root, env=env, capture_output=True, text=True, check=check
+        [SNAKEMAKE, *args],
+        cwd=repo_root,
+        env=snakemake_env(),
+        capture_output=True,
+        text=True,
+        check=check,
     )
 
 
