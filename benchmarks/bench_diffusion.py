@@ -81,9 +81,14 @@ def sample_sets(
     return rows
 
 
-def quality(args: argparse.Namespace, work: Path, sets: list[dict[str, Any]]) -> dict[str, Any]:
+def quality(
+    args: argparse.Namespace, work: Path, sections: dict[str, Any], sets: list[dict[str, Any]]
+) -> dict[str, Any]:
     out = work / "quality"
     extra = ["--backbone", str(args.backbone)] if args.backbone else []
+    finder = json.dumps(sections.get("baselines", {}).get("pybdsf", {}))
+    extra += ["--finder-cutouts-per-class", str(args.finder_cutouts_per_class)]
+    extra += ["--finder-settings", finder]
     stage(work, "diffusion-quality", "--dataset", str(args.dataset), "--synthetic",
           *[str(s["out"]) for s in sets], *extra, "--out", str(out))  # fmt: skip
     return json.loads((out / "quality.json").read_text())
@@ -100,6 +105,21 @@ def benefit(
         work, args.dataset, dict(sections.get("detect", {})), arm_list,
         seeds=args.seeds, steps=args.detector_steps, threads=args.threads,
     )  # fmt: skip
+
+
+def _rows_table(rows: list[dict[str, Any]], keys: list[str], strip: str = "") -> list[str]:
+    """Markdown table of ``keys`` of the rows (floats to 3 significant digits)."""
+    lines = [
+        "| " + " | ".join(k.removeprefix(strip) for k in keys) + " |",
+        "|" + "---|" * len(keys),
+    ]
+    for row in rows:
+        values = [row.get(k) for k in keys]
+        cells = [
+            f"{v:.3g}" if isinstance(v, float) else "-" if v is None else str(v) for v in values
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _fmt(value: float | None) -> str:
@@ -151,13 +171,12 @@ def write_report(
     keys = ["set", "class", "n_synthetic", "n_real", "iou_synthetic", "iou_real"]
     keys += ["flux_median_synthetic_mjy", "flux_median_real_mjy", "flux_ks", "size_ks"]
     keys += ["classifier_recall_synthetic", "classifier_recall_heldout", "n_heldout"]
-    lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in qual["rows"]:
-        cells = [
-            f"{row.get(k):.3g}" if isinstance(row.get(k), float) else str(row.get(k, ""))
-            for k in keys
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += _rows_table(qual["rows"], keys)
+    finder = [k for k in qual["rows"][0] if k.startswith("finder_")] if qual["rows"] else []
+    if finder:
+        lines += ["", f"As PyBDSF sees them (up to {args.finder_cutouts_per_class} cutouts per "
+                  "class of each set; flux and size of the found objects):", ""]  # fmt: skip
+        lines += _rows_table(qual["rows"], ["set", "class", *finder], strip="finder_")
     lines += [
         "",
         "| set | background rms ratio (median) | IoU all | Frechet vs held-out "
@@ -184,9 +203,9 @@ def write_report(
             "",
             *arms_table(ben, arms),
         ]
-        lines += ["", "![F1 per class](diffusion_benefit.png)"]
+        lines += ["", f"![F1 per class]({Path(args.report).stem}_benefit.png)"]
     lines += ["", "## Notes", "", *args.notes]
-    (RESULTS / "diffusion.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / args.report).write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -199,6 +218,18 @@ def main() -> None:
     parser.add_argument("--detector-steps", type=int, default=250)
     parser.add_argument("--no-benefit", action="store_true")
     parser.add_argument("--backbone", type=Path, help="SSL backbone.pt for the Frechet distance")
+    parser.add_argument(
+        "--finder-cutouts-per-class",
+        type=int,
+        default=10,
+        help="cutouts per class that PyBDSF measures, real and per synthetic set (0 = none)",
+    )
+    parser.add_argument(
+        "--report",
+        default="diffusion.md",
+        help="report file name under benchmarks/results (figures: <stem>_benefit.png, "
+        "<stem>_samples.png)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="keep the work folder here")
     parser.add_argument("--notes", nargs="*", default=[])
@@ -209,23 +240,24 @@ def main() -> None:
         guess = args.dataset.parent / "ssl" / "pretrain" / "random" / "simclr" / "backbone.pt"
         args.backbone = guess if guess.is_file() else None
     sections = demo_sections(args.config)
+    stem = Path(args.report).stem
     work = Path(tempfile.mkdtemp(prefix="bench_diffusion_"))
     try:
         models = train_models(args, work, sections)
         sets = sample_sets(args, work, sections, models)
-        qual = quality(args, work, sets)
+        qual = quality(args, work, sections, sets)
         arms: dict[str, Path | None] = {"real only": None}
         arms["+ diffusion"] = next(s["out"] for s in sets if s["budget"] == max(args.budgets))
         arms["+ paste"] = next(s["out"] for s in sets if s["generator"] == "paste")
         ben = [] if args.no_benefit else benefit(args, work, sections, arms)
         RESULTS.mkdir(parents=True, exist_ok=True)
         if ben:
-            plot_f1(ben, list(arms), RESULTS / "diffusion_benefit.png")
+            plot_f1(ben, list(arms), RESULTS / f"{stem}_benefit.png")
         write_report(args, models, sets, qual, ben, list(arms))
         for s in sets:
             if s["generator"] == "diffusion" and s["budget"] == max(args.budgets):
-                shutil.copy(s["out"] / "samples.png", RESULTS / "diffusion_samples.png")
-        print(f"wrote {RESULTS / 'diffusion.md'}")
+                shutil.copy(s["out"] / "samples.png", RESULTS / f"{stem}_samples.png")
+        print(f"wrote {RESULTS / args.report}")
     finally:
         if args.keep:
             shutil.copytree(work, args.keep, dirs_exist_ok=True)

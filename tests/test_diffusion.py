@@ -283,7 +283,8 @@ def test_quality_stage_and_extra_training_set(
     save_backbone(tmp_path / "backbone.pt", trunk, meta)
     argv = ["diffusion-quality", "-q", "--dataset", str(dataset), "--synthetic"]
     argv += [str(tmp_path / "syn"), str(tmp_path / "paste"), "--out", str(tmp_path / "q")]
-    assert cli_main([*argv, "--backbone", str(tmp_path / "backbone.pt")]) == 0
+    argv += ["--backbone", str(tmp_path / "backbone.pt"), "--finder-cutouts-per-class", "1"]
+    assert cli_main(argv) == 0
     quality = json.loads((tmp_path / "q" / "quality.json").read_text())
     assert set(quality["sets"]) == {"diffusion", "paste"}
     for summary in quality["sets"].values():
@@ -296,7 +297,14 @@ def test_quality_stage_and_extra_training_set(
             row["classifier_recall_synthetic"] is None
             or 0 <= row["classifier_recall_synthetic"] <= 1
         )
-    assert "| set | class |" in (tmp_path / "q" / "quality.md").read_text()
+        # PyBDSF's view, beside the masks': real objects of the class where the set has some
+        assert row["finder_n_synthetic"] >= 1
+        assert (row["finder_found_real"] is None) == (row["finder_n_real"] == 0)
+    measured = [r for r in quality["rows"] if r["finder_n_real"]]
+    assert measured and all(0 <= r["finder_found_real"] <= 1 for r in measured)
+    assert all(s["finder_cutouts"] >= 1 for s in quality["sets"].values())
+    table = (tmp_path / "q" / "quality.md").read_text()
+    assert "| set | class |" in table and "As PyBDSF sees them" in table
 
     from skysift.detect.dataset import CutoutDataset
 
@@ -430,3 +438,70 @@ def test_classifier_recall_per_class() -> None:
     unseen = classifier_recall(train_x, train_y, test_x[:3], ["spurious"] * 3)
     assert unseen == {"spurious": 0.0}
     assert classifier_recall(train_x[:5], ["compact"] * 5, test_x, ["compact"] * 20) == {}
+
+
+def test_finder_view_of_masks_is_exact() -> None:
+    from skysift.diffusion.finder_quality import measure_masks
+
+    segmentation = np.zeros((10, 10), dtype=np.int32)
+    segmentation[1:4, 1:4] = 1  # 9 px, 2 mJy
+    segmentation[6:8, 6:9] = 2  # 6 px, 3 mJy
+    fluxes = {1: 2e-3, 2: 3e-3}
+    inside_one = np.zeros((10, 10), bool)
+    inside_one[2:5, 2:5] = True  # 4 px shared with source 1, union 9 + 9 - 4 = 14
+    across = np.zeros((10, 10), bool)
+    across[3, :] = True
+    across[6, :] = True  # touches both sources: 3 + 3 px shared, union 15 + 20 - 6 = 29
+    empty = np.zeros((10, 10), bool)
+    empty[9, 0] = True
+    one, both, none = measure_masks(segmentation, fluxes, [inside_one, across, empty])
+    assert one == {"found": True, "flux": pytest.approx(2e-3), "size": 9, "iou": 4 / 14}
+    assert both == {"found": True, "flux": pytest.approx(5e-3), "size": 15, "iou": 6 / 29}
+    assert none["found"] is False and np.isnan(none["flux"])
+    assert (none["size"], none["iou"]) == (0, 0.0)
+
+
+def test_finder_cutouts_are_drawn_per_class_from_a_seed() -> None:
+    from skysift.diffusion.finder_quality import chosen_images, finder_columns
+
+    per_image = {i: [{"class": "compact"}] for i in range(10)}
+    per_image[3].append({"class": "diffuse"})
+    per_image[11] = [{"class": "diffuse"}]
+    chosen = chosen_images(per_image, 2, seed=5)
+    assert chosen == sorted(chosen) and chosen == chosen_images(per_image, 2, seed=5)
+    holding_diffuse = [i for i in chosen if i in (3, 11)]
+    assert holding_diffuse == [3, 11]  # the rare class keeps both of its cutouts
+    assert 3 <= len(chosen) <= 4  # + up to 2 compact ones (image 3 may be one of them)
+    assert chosen_images(per_image, 0, seed=5) == []
+
+    def row(cls: str, found: bool, flux: float, size: int, iou: float) -> dict[str, Any]:
+        return {"class": cls, "found": found, "flux": flux, "size": size, "iou": iou}
+
+    fake = [row("diffuse", True, 1e-3, 10, 0.5), row("diffuse", False, np.nan, 0, 0.0)]
+    real = [row("diffuse", True, 2e-3, 30, 0.4), row("diffuse", True, 4e-3, 50, 0.6)]
+    columns = finder_columns(fake, real, "diffuse")
+    assert columns["finder_found_synthetic"] == 0.5 and columns["finder_found_real"] == 1.0
+    assert columns["finder_iou_synthetic"] == 0.25 and columns["finder_iou_real"] == 0.5
+    assert columns["finder_flux_median_synthetic_mjy"] == pytest.approx(1.0)
+    assert columns["finder_flux_median_real_mjy"] == pytest.approx(3.0)
+    assert columns["finder_size_median_real_pix"] == 40
+    assert columns["finder_flux_ks"] is None  # one synthetic object found: no KS
+    assert finder_columns(fake, real, "spurious")["finder_n_real"] == 0
+
+
+def test_finder_recovers_the_flux_of_bright_real_sources(dataset: Path) -> None:
+    """PyBDSF's flux of bright, whole, compact objects of the cutouts: within 10% of the truth."""
+    from skysift.baselines.config import PyBDSFConfig
+    from skysift.diffusion.finder_quality import finder_objects
+
+    rows, summary = finder_objects(
+        dataset, synthetic_only=False, settings=PyBDSFConfig(), cutouts_per_class=4, seed=0
+    )
+    assert summary["cutouts"] >= 4
+    bright = [
+        r for r in rows if r["class"] == "compact" and r["snr"] >= 30 and not r["truncated"]
+    ]
+    assert len(bright) >= 2
+    for r in bright:
+        assert r["found"] and r["iou"] > 0.2
+        assert r["flux"] == pytest.approx(r["truth_flux"], rel=0.1)

@@ -47,7 +47,7 @@ def test_demo_and_paper_configs_validate(repo_root: Path) -> None:
         load_config(repo_root / "config" / name)
 
 
-@pytest.mark.parametrize("overlay", ["sed_fgk.yaml", "ssl_cpu.yaml"])
+@pytest.mark.parametrize("overlay", ["sed_fgk.yaml", "ssl_cpu.yaml", "diffusion_bench.yaml"])
 def test_overlay_configs_validate_over_the_demo_config(repo_root: Path, overlay: str) -> None:
     """``--configfile config/config.yaml config/<overlay>`` as snakemake merges them."""
     from snakemake.utils import update_config

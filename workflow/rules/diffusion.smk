@@ -95,6 +95,9 @@ rule diffusion_quality:
             f"--backbone {input.backbone}" if input.backbone else ""
         ),
         out=subpath(output.table, parent=True),
+        settings=section_settings("diffusion.quality"),
+        finder=section_settings("baselines.pybdsf"),
     shell:
         "skysift diffusion-quality --dataset {params.dataset} --synthetic {params.synthetic} "
-        "{params.backbone} --out {params.out} > {log} 2>&1"
+        "{params.backbone} --settings {params.settings} --finder-settings {params.finder} "
+        "--out {params.out} > {log} 2>&1"

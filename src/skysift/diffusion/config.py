@@ -172,6 +172,25 @@ class SampleConfig(StrictModel):
     seed: int = 7
 
 
+class QualityConfig(StrictModel):
+    """``skysift diffusion-quality``: how synthetic sources compare with real ones.
+
+    Besides the mask-based measures (always on), PyBDSF's view: the finder (settings of
+    ``baselines.pybdsf``) runs on whole cutouts, synthetic and real, and reports per object
+    whether it is found, its flux and size as the finder measures them, and the IoU of the
+    finder's island with the object's mask. PyBDSF takes a few seconds per cutout, so only a
+    sample is measured.
+    """
+
+    finder_cutouts_per_class: int = Field(
+        0,
+        ge=0,
+        description="per class, cutouts run through PyBDSF (those holding an object of it, "
+        "drawn at random; the real set's and each synthetic set's); 0 = PyBDSF's view off",
+    )
+    seed: int = Field(11, description="draw of the cutouts PyBDSF measures")
+
+
 class DiffusionConfig(StrictModel):
     """Section ``diffusion`` of the project config."""
 
@@ -180,3 +199,4 @@ class DiffusionConfig(StrictModel):
     )
     train: DiffusionTrainConfig = Field(default_factory=DiffusionTrainConfig)
     sample: SampleConfig = Field(default_factory=SampleConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
