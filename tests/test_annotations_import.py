@@ -201,3 +201,49 @@ def test_bad_inputs(ingested: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     err = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(err) == 1 and "no annotation falls on the map" in err[0]
     assert not out.exists()
+
+
+def test_island_masks_and_auto_class(tmp_path: Path) -> None:
+    """Masks grown to the islands of emission; 'auto' resolved by the number of islands."""
+    from skysift.io.config import IngestConfig
+
+    data = np.random.default_rng(9).normal(0.0, RMS, (N, N))
+    lobe = 0.005  # Jy/beam, S/N 100, beam-sized: 5 mJy each
+    data += gaussian(70.0, 100.0, lobe, BMAJ, BMIN, BPA) + gaussian(
+        130.0, 100.0, lobe, BMAJ, BMIN, BPA
+    )
+    data += gaussian(100.0, 160.0, 0.002, BMAJ, BMIN, BPA)
+    header = fits.Header()
+    for key, value in {
+        "BUNIT": "JY/BEAM", "BMAJ": BMAJ / 3600, "BMIN": BMIN / 3600, "BPA": BPA,
+        "CTYPE1": "RA---SIN", "CRVAL1": 210.0, "CRPIX1": 100.5, "CDELT1": -SCALE / 3600,
+        "CTYPE2": "DEC--SIN", "CRVAL2": 5.0, "CRPIX2": 100.5, "CDELT2": SCALE / 3600,
+    }.items():  # fmt: skip
+        header[key] = value
+    fits.PrimaryHDU(data.astype(np.float32), header).writeto(tmp_path / "raw.fits")
+    ingest_map(tmp_path / "raw.fits", tmp_path / "ingested", name="double")
+    map_path = tmp_path / "ingested" / "map.fits"
+    ra, dec = pixel_to_icrs(read_map(map_path).wcs, np.array([100.0, 100.0, 30.0]),
+                            np.array([100.0, 160.0, 170.0]))  # fmt: skip
+    # a 60" source around the midpoint of the lobes (the circle covers both), a single
+    # lobe, and a labelled spot of noise only
+    cat = tmp_path / "cat.csv"
+    Table({"ra": ra, "dec": dec, "class": ["auto", "auto", "compact"],
+           "major": [60.0, np.nan, np.nan]}).write(cat, format="ascii.csv")  # fmt: skip
+    settings = IngestConfig(annotation_masks="islands")
+    truth = import_annotations(map_path, tmp_path / "islands", catalogue=cat, settings=settings)
+    assert list(truth["class"]) == ["extended-multi", "extended", "compact"]
+    assert list(truth["n_islands"]) == [2, 1, 1]
+    # 3-sigma islands of S/N-100 lobes hold ~97% of their flux
+    assert truth["int_flux"][0] == pytest.approx(2 * lobe, rel=0.05)
+    assert truth["int_flux"][1] == pytest.approx(0.002, rel=0.08)
+    seg = fits.getdata(tmp_path / "islands" / "segmentation.fits")
+    snr = (fits.getdata(map_path) - fits.getdata(map_path.with_name("background.fits"))) / (
+        fits.getdata(map_path.with_name("rms.fits"))
+    )
+    assert snr[seg == 1].min() >= 3.0 and snr[seg == 2].min() >= 3.0
+    # the noise spot grows to no island: it keeps its beam ellipse (70.7 px)
+    assert truth["mask_area"][2] == pytest.approx(math.pi * 12 * 7.5 / 4, rel=0.08)
+    shapes = import_annotations(map_path, tmp_path / "shapes", catalogue=cat)
+    assert list(shapes["class"]) == ["extended", "extended", "compact"]  # one ellipse each
+    assert shapes["mask_area"][0] > 3 * truth["mask_area"][0]

@@ -4,6 +4,12 @@ The output has exactly the columns of :data:`skysift.io.catalogue.TRUTH_COLUMNS`
 labels on real maps and the simulator's truth are interchangeable downstream. Fluxes are
 measured on the map inside each object's mask: peak in Jy/beam, integrated flux in Jy (sum of
 background-subtracted Jy/beam pixels divided by the beam area in pixels).
+
+Masks are the given shapes, or (``annotation_masks: islands``) the islands of emission above
+``island_snr`` x the local rms that overlap them, as radio source masks are usually drawn. The
+class ``auto`` (:data:`AUTO_CLASS`), for catalogues of resolved radio sources whose morphology is
+not labelled, becomes ``extended-multi`` when the object's mask holds several islands and
+``extended`` otherwise (the simulator's definition of the classes).
 """
 
 from __future__ import annotations
@@ -18,7 +24,12 @@ from astropy.io import fits
 from astropy.table import Table
 from scipy import ndimage
 
-from skysift.data.morphometry import bbox_of, count_islands, largest_extent_pixels
+from skysift.data.morphometry import (
+    EIGHT_CONNECTED,
+    bbox_of,
+    count_islands,
+    largest_extent_pixels,
+)
 from skysift.errors import InputFileError
 from skysift.io.atomic import atomic_dir
 from skysift.io.catalogue import truth_table_from_rows, write_table
@@ -38,6 +49,8 @@ MAJOR_NAMES = ("major", "maj", "major_arcsec")
 MINOR_NAMES = ("minor", "min", "minor_arcsec")
 PA_NAMES = ("pa", "pa_deg", "posang")
 ID_NAMES = ("id", "mask_id", "seg_id")
+#: Catalogue/region class resolved by the mask: several islands -> extended-multi, else extended.
+AUTO_CLASS = "auto"
 
 
 @dataclass(frozen=True)
@@ -249,6 +262,60 @@ def region_annotations(
     return annotations, skipped
 
 
+def grow_to_islands(
+    annotations: list[Annotation], snr: np.ndarray, island_snr: float, peak_snr: float
+) -> tuple[list[Annotation], int]:
+    """Replace each annotation's mask by the islands of ``snr >= island_snr`` that overlap it
+    and peak at ``snr >= peak_snr``.
+
+    Parameters
+    ----------
+    annotations
+        Annotations with shape masks (ellipses, regions) on the map grid.
+    snr
+        Shape (ny, nx): background-subtracted map / local rms; NaN (blanked) is below any
+        threshold.
+    island_snr
+        Island threshold in units of the local rms; islands are 8-connected.
+    peak_snr
+        Islands whose highest pixel is below this many local rms are ignored (noise).
+
+    Returns
+    -------
+    (annotations, unchanged)
+        The annotations with island masks (an island overlapping several shapes goes to each of
+        them: the smaller object keeps shared pixels when they are painted), and the number of
+        shapes that overlap no island and keep their shape mask.
+    """
+    finite = np.nan_to_num(snr, nan=-np.inf)
+    labels, n = ndimage.label(finite >= island_snr, EIGHT_CONNECTED)
+    boxes = ndimage.find_objects(labels)
+    peaks = np.asarray(ndimage.maximum(finite, labels, np.arange(1, n + 1)), dtype=float)
+    bright = np.concatenate([[False], peaks >= peak_snr])
+    grown, unchanged = [], 0
+    for item in annotations:
+        ids = np.unique(labels[item.mask.slices][item.mask.data])
+        ids = ids[bright[ids]]
+        if not ids.size:
+            grown.append(item)
+            unchanged += 1
+            continue
+        y0 = min(boxes[i - 1][0].start for i in ids)
+        y1 = max(boxes[i - 1][0].stop for i in ids)
+        x0 = min(boxes[i - 1][1].start for i in ids)
+        x1 = max(boxes[i - 1][1].stop for i in ids)
+        data = np.isin(labels[y0:y1, x0:x1], ids)
+        grown.append(replace(item, mask=SparseMask(y0, x0, data)))
+    return grown, unchanged
+
+
+def resolved_label(label: str, n_islands: int) -> str:
+    """The class of an annotation: :data:`AUTO_CLASS` resolved by its number of islands."""
+    if label != AUTO_CLASS:
+        return label
+    return "extended-multi" if n_islands >= 2 else "extended"
+
+
 def measure_annotations(
     radio_map: RadioMap,
     annotations: list[Annotation],
@@ -317,7 +384,7 @@ def measure_annotations(
         rows.append(
             {
                 "id": sid,
-                "class": item.label,
+                "class": resolved_label(item.label, n_islands),
                 "ra": float(ra[k]),
                 "dec": float(dec[k]),
                 "x": item.x,
@@ -379,7 +446,7 @@ def import_annotations(
     masks
         Optional int segmentation FITS on the map grid, with the catalogue's ``id`` values.
     settings
-        ``ingest`` section (mask_scale, peak_sigma).
+        ``ingest`` section (mask_scale, peak_sigma, annotation_masks, island_snr).
     name
         Map name for the ``map`` column; default: the map's OBJECT keyword or file name.
 
@@ -425,6 +492,18 @@ def import_annotations(
         if rms is None:
             log.info("no rms.fits beside %s: estimating the rms here", map_path)
             rms = map_background(radio_map, settings.background).rms
+        if settings.annotation_masks == "islands":
+            residual = radio_map.data if background is None else radio_map.data - background
+            with np.errstate(divide="ignore", invalid="ignore"):
+                snr = residual / rms
+            annotations, unchanged = grow_to_islands(
+                annotations, snr, settings.island_snr, settings.island_peak_snr
+            )
+            log.info(
+                "masks grown to the islands >= %g sigma (%d over no island kept their shape)",
+                settings.island_snr,
+                unchanged,
+            )
         truth, segmentation = measure_annotations(
             radio_map, annotations, background=background, rms=rms, peak_sigma=settings.peak_sigma
         )

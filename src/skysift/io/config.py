@@ -102,6 +102,21 @@ class IngestConfig(StrictModel):
     peak_sigma: float = Field(
         5.0, gt=0, description="local maxima above this many rms count in n_peaks"
     )
+    annotation_masks: Literal["shape", "islands"] = Field(
+        "shape",
+        description="masks of imported annotations: shape (the catalogue ellipse, the region, "
+        "or --masks) | islands (the whole islands of emission >= island_snr x local rms that "
+        "overlap that shape; a shape over no island stays as it is)",
+    )
+    island_snr: float = Field(
+        3.0, gt=0, description="island threshold of annotation_masks: islands, in local rms"
+    )
+    island_peak_snr: float = Field(
+        5.0,
+        gt=0,
+        description="an island counts only if its peak reaches this many local rms (noise "
+        "islands above island_snr are common; above 5 rms they are rare)",
+    )
 
     @field_validator("maps")
     @classmethod
