@@ -226,10 +226,11 @@ def test_island_masks_and_auto_class(tmp_path: Path) -> None:
     ra, dec = pixel_to_icrs(read_map(map_path).wcs, np.array([100.0, 100.0, 30.0]),
                             np.array([100.0, 160.0, 170.0]))  # fmt: skip
     # a 60" source around the midpoint of the lobes (the circle covers both), a single
-    # lobe, and a labelled spot of noise only
+    # lobe, a labelled spot of noise only, and a source of another map on the far side of
+    # the sky (no pixel position in the SIN projection: skipped)
     cat = tmp_path / "cat.csv"
-    Table({"ra": ra, "dec": dec, "class": ["auto", "auto", "compact"],
-           "major": [60.0, np.nan, np.nan]}).write(cat, format="ascii.csv")  # fmt: skip
+    Table({"ra": [*ra, 30.0], "dec": [*dec, -5.0], "class": ["auto", "auto", "compact", "auto"],
+           "major": [60.0, np.nan, np.nan, 90.0]}).write(cat, format="ascii.csv")  # fmt: skip
     settings = IngestConfig(annotation_masks="islands")
     truth = import_annotations(map_path, tmp_path / "islands", catalogue=cat, settings=settings)
     assert list(truth["class"]) == ["extended-multi", "extended", "compact"]

@@ -188,8 +188,11 @@ def catalogue_annotations(
     skipped = 0
     for i in range(len(table)):
         xi, yi = float(x[i]), float(y[i])
+        if not (np.isfinite(xi) and np.isfinite(yi)):  # beyond the projection's hemisphere
+            skipped += 1
+            continue
         row, col = round(yi), round(xi)
-        if not (np.isfinite(xi) and np.isfinite(yi) and 0 <= row < ny and 0 <= col < nx):
+        if not (0 <= row < ny and 0 <= col < nx):
             skipped += 1
             continue
         if not np.isfinite(radio_map.data[row, col]):
