@@ -215,6 +215,31 @@ def test_speed_options_reach_the_model(tiny_model: Path, toy_map: Path) -> None:
         assert np.all((d.scores >= 0) & (d.scores <= 1))
 
 
+def test_larger_tiles_reach_the_model_unresized_with_scaled_budgets(
+    tiny_model: Path, toy_map: Path, tmp_path: Path
+) -> None:
+    from skysift.predict.pipeline import load_predictor
+
+    base = load_predictor(tiny_model, PredictConfig())
+    rpn, heads = base.model.rpn, base.model.roi_heads
+    pre, post, per_image = rpn.pre_nms_top_n(), rpn.post_nms_top_n(), heads.detections_per_img
+    big = load_predictor(tiny_model, PredictConfig(tile_pix=96))  # 2x the 48-px cutouts
+    assert big.size_pix == 96 and base.size_pix == 48
+    assert big.model.rpn.pre_nms_top_n() == 4 * pre and big.model.rpn.post_nms_top_n() == 4 * post
+    assert big.model.roi_heads.detections_per_img == 4 * per_image
+    with torch.inference_mode():  # the tile goes in at its own size, not resized to 48 px
+        images, _ = big.model.transform([torch.zeros(1, 96, 96)])
+    assert images.image_sizes == [(96, 96)]
+    threads = torch.get_num_threads()
+    try:
+        args = ["--model", str(tiny_model), "--tile", "96", "--overlap", "16", "-q"]
+        code = cli.main(["predict-map", str(toy_map), "--out", str(tmp_path / "t96"), *args])
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0
+    assert '"tile_size_pix": 96' in (tmp_path / "t96" / "summary.json").read_text()
+
+
 def test_auto_precision_follows_the_hardware(tmp_path: Path) -> None:
     import torch
 

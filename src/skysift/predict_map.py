@@ -1,9 +1,10 @@
 """Predict objects over a whole map with a trained detector; write a catalogue folder.
 
-The map is cut into tiles of the model's size with an overlap (predict.overlap_pix), each tile
-normalised exactly as the training cutouts were (the checkpoint's spec), run through the model
-in batches, and detections of overlapping tiles are merged into one object per source. Runs
-serially or sharded over MPI ranks with dynamic load balancing:
+The map is cut into tiles of the model's size (or predict.tile_pix) with an overlap
+(predict.overlap_pix), each tile normalised exactly as the training cutouts were (the
+checkpoint's spec), run through the model in batches, and detections of overlapping tiles are
+merged into one object per source. Runs serially or sharded over MPI ranks with dynamic load
+balancing:
   mpiexec -n 4 skysift predict-map MAP --model model.pt --out DIR
 gives the same catalogue as a single process (same predict.threads per process).
 
@@ -51,6 +52,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels")
     parser.add_argument("--batch-size", type=int, default=None, help="tiles per forward pass")
     parser.add_argument(
+        "--tile", type=int, default=None, help="tile side in pixels (default: the model's)"
+    )
+    parser.add_argument(
         "--score-threshold", type=float, default=None, help="minimum detection score"
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
@@ -80,6 +84,7 @@ def main(args: argparse.Namespace) -> None:
         args.settings,
         overlap_pix=args.overlap,
         batch_size=args.batch_size,
+        tile_pix=args.tile,
         score_threshold=args.score_threshold,
         device=args.device,
         threads=args.threads,

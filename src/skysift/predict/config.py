@@ -1,6 +1,7 @@
 """Settings of whole-map prediction (section ``predict`` of the project config).
 
-Sizes are in pixels of the map (the model's tile side ``size_pix`` comes from its checkpoint).
+Sizes are in pixels of the map (the tile side is the model's training cutout size, ``size_pix`` of
+its checkpoint, unless ``tile_pix`` asks for larger tiles).
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ class PredictConfig(StrictModel):
         "seen whole by at least one tile (must be below the model's tile size)",
     )
     batch_size: int = Field(4, ge=1, description="tiles per forward pass (and per MPI work unit)")
+    tile_pix: int | None = Field(
+        None,
+        ge=8,
+        description="tile side in pixels (null: the model's training cutout size). Larger tiles "
+        "waste less work on overlaps (stride tile - overlap); the map is not resampled, and the "
+        "model's per-image proposal and detection budgets are scaled by the tile area",
+    )
     score_threshold: float | None = Field(
         None, ge=0, le=1, description="minimum detection score (default: the model's own)"
     )

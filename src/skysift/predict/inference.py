@@ -98,6 +98,20 @@ def resolve_precision(
     return "float32"
 
 
+def scale_budgets(model: MaskRCNN, tile_pix: int, area_ratio: float) -> None:
+    """Make an eval-mode Mask R-CNN take ``tile_pix`` tiles unresized, with its per-image
+    proposal and detection budgets (test mode) scaled by ``area_ratio``."""
+    transform = model.transform
+    transform.min_size = (tile_pix,)
+    transform.max_size = tile_pix
+    rpn = model.rpn
+    for budget in ("_pre_nms_top_n", "_post_nms_top_n"):
+        values = getattr(rpn, budget)
+        setattr(rpn, budget, {**values, "testing": max(1, round(values["testing"] * area_ratio))})
+    heads = model.roi_heads
+    heads.detections_per_img = max(1, round(heads.detections_per_img * area_ratio))
+
+
 class DetectorPredictor:
     """A trained skysift detector as a :class:`TilePredictor`.
 
@@ -122,9 +136,14 @@ class DetectorPredictor:
         or AMX, and on GPUs; detections differ slightly) or ``auto``
         (:func:`resolve_precision`); the one used is ``self.precision``.
     max_proposals
-        RPN proposals kept per tile after NMS (default: the model's ``rpn_post_nms_top_n_test``);
-        fewer is faster (box head and RoIAlign scale with it) and may miss objects in crowded
-        tiles.
+        RPN proposals kept per tile after NMS (default: the model's ``rpn_post_nms_top_n_test``,
+        scaled by the tile area); fewer is faster (box head and RoIAlign scale with it) and may
+        miss objects in crowded tiles.
+    tile_pix
+        Tile side (default: the training cutout size ``meta["size_pix"]``). A different side
+        sets the model's resize to that side (no resampling: pixels keep the training scale)
+        and scales the per-image budgets (RPN proposals before and after NMS, detections per
+        image) by the area ratio, so a large tile keeps the budget per pixel of training.
     """
 
     def __init__(
@@ -136,12 +155,16 @@ class DetectorPredictor:
         device: str | torch.device = "cpu",
         precision: str = "float32",
         max_proposals: int | None = None,
+        tile_pix: int | None = None,
     ) -> None:
         import torch
 
         self.model = model.eval()
         self.classes = list(meta["classes"])
-        self.size_pix = int(meta["size_pix"])
+        trained = int(meta["size_pix"])
+        self.size_pix = int(tile_pix or trained)
+        if self.size_pix != trained:
+            scale_budgets(self.model, self.size_pix, (self.size_pix / trained) ** 2)
         self.spec = NormalisationSpec.model_validate(meta["normalisation"])
         self.score_threshold = float(score_threshold)
         self.device = torch.device(device)

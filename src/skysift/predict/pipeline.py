@@ -96,6 +96,7 @@ def load_predictor(
         device=config.device,
         precision=config.precision,
         max_proposals=config.max_proposals,
+        tile_pix=config.tile_pix,
     )
 
 
