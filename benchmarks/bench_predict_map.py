@@ -200,8 +200,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "predict_map.md")
     parser.add_argument(
         "--fast",
-        default='{"precision": "bfloat16", "max_proposals": 50, "overlap_pix": 32}',
-        help="predict settings of the extra 1-rank 'fast' case (JSON; '' = none)",
+        nargs="*",
+        default=['{"precision": "bfloat16", "max_proposals": 50, "overlap_pix": 32}'],
+        help="predict settings of extra 1-rank cases, one JSON each (none: no extra case)",
     )
     parser.add_argument("--worker", nargs=5, metavar=("MAP", "OUT", "MODEL", "REPORT", "JSON"))
     args = parser.parse_args()
@@ -224,11 +225,11 @@ def main() -> None:
             runs[n] = run_ranks(n, sky / "map.fits", folder / f"out{n}", args.model,
                                 folder / f"r{n}.json", {})  # fmt: skip
             print(f"skysift, {n} rank(s): {runs[n]['wall_s']:.1f} s", flush=True)
-        fast = None
-        if args.fast:
-            fast = run_ranks(1, sky / "map.fits", folder / "fast", args.model,
-                             folder / "fast.json", json.loads(args.fast))  # fmt: skip
-            print(f"skysift fast, 1 rank: {fast['wall_s']:.1f} s", flush=True)
+        fast = []
+        for i, case in enumerate(args.fast):
+            fast.append(run_ranks(1, sky / "map.fits", folder / f"fast{i}", args.model,
+                                  folder / f"fast{i}.json", json.loads(case)))  # fmt: skip
+            print(f"skysift {case}, 1 rank: {fast[-1]['wall_s']:.1f} s", flush=True)
         names = ("catalogue.fits", "catalogue.csv", "segmentation.fits")
         first = folder / f"out{args.ranks[0]}"
         identical = all(
@@ -239,8 +240,8 @@ def main() -> None:
         baselines: dict[str, dict[str, Any]] = {}
         failures: dict[str, str] = {}
         finders = {"skysift": (first, "score", "mask")}
-        if fast is not None:
-            finders["skysift_fast"] = (folder / "fast", "score", "mask")
+        for i in range(len(fast)):
+            finders[f"skysift_fast{i}"] = (folder / f"fast{i}", "score", "mask")
         if not args.no_baselines:
             for finder in ("pybdsf", "aegean"):
                 out = folder / finder
@@ -282,7 +283,7 @@ def _class_cells(metrics: dict[str, Any]) -> list[str]:
 def write_report(
     args: argparse.Namespace,
     runs: dict[int, dict[str, Any]],
-    fast: dict[str, Any] | None,
+    fast: list[dict[str, Any]],
     identical: bool,
     baselines: dict[str, dict[str, Any]],
     failures: dict[str, str],
@@ -337,9 +338,11 @@ def write_report(
                 n = min(runs)
                 wall, cores, peak = runs[n]["wall_s"], n, max(runs[n]["peak_rss_mib"])
                 label = "skysift (mask IoU)"
-            elif name == "skysift_fast" and fast is not None:
-                wall, cores, peak = fast["wall_s"], 1, max(fast["peak_rss_mib"])
-                label = f"skysift fast `{args.fast}` (mask IoU)"
+            elif name.startswith("skysift_fast"):
+                case = int(name.removeprefix("skysift_fast"))
+                run = fast[case]
+                wall, cores, peak = run["wall_s"], 1, max(run["peak_rss_mib"])
+                label = f"skysift `{args.fast[case]}` (mask IoU)"
             else:
                 r = baselines[name]
                 wall, cores, peak = r["wall_s"], args.baseline_cores, r.get("peak_rss_mib", 0)
