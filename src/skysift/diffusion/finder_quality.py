@@ -8,9 +8,9 @@ Per object (an annotation mask of a cutout), after PyBDSF ran on the whole cutou
 The same measure on synthetic and on real cutouts says whether generated sources look, to the tool
 astronomers use, like real ones: as often found, as bright, as large, as well outlined.
 
-PyBDSF takes ~2 s per 128-px cutout, so only a sample of cutouts is measured: per class, up to
-``cutouts_per_class`` cutouts that hold an object of it (synthetic objects only, for a synthetic
-set).
+PyBDSF takes 2-20 s per 128-px cutout (more for crowded ones), so only a sample of cutouts is
+measured: per class, up to ``cutouts_per_class`` cutouts that hold an object of it (synthetic
+objects only, for a synthetic set).
 """
 
 from __future__ import annotations
