@@ -498,9 +498,7 @@ def test_finder_recovers_the_flux_of_bright_real_sources(dataset: Path) -> None:
         dataset, synthetic_only=False, settings=PyBDSFConfig(), cutouts_per_class=4, seed=0
     )
     assert summary["cutouts"] >= 4
-    bright = [
-        r for r in rows if r["class"] == "compact" and r["snr"] >= 30 and not r["truncated"]
-    ]
+    bright = [r for r in rows if r["class"] == "compact" and r["snr"] >= 30 and not r["truncated"]]
     assert len(bright) >= 2
     for r in bright:
         assert r["found"] and r["iou"] > 0.2
