@@ -17,6 +17,7 @@ References: SimCLR, Chen et al. 2020 (arXiv:2002.05709); BYOL, Grill et al. 2020
 
 from __future__ import annotations
 
+import abc
 import copy
 import warnings
 
@@ -55,8 +56,11 @@ def build_backbone(name: BackboneName, in_channels: int, *, seed: int) -> tuple[
     return trunk, dim
 
 
-class SSLMethod(nn.Module):
-    """Base of the methods: a backbone, a loss over views, an optional EMA update."""
+class SSLMethod(nn.Module, abc.ABC):
+    """Base of the methods: a backbone, a loss over views, an optional EMA update.
+
+    Abstract: every method (SimCLR, BYOL, DINO) defines ``loss``.
+    """
 
     name: str = ""
     #: Extra small (local) views per image the method wants besides the two global ones.
@@ -68,9 +72,9 @@ class SSLMethod(nn.Module):
         self.dim = dim
         self.config = config
 
+    @abc.abstractmethod
     def loss(self, views: list[torch.Tensor]) -> torch.Tensor:
         """Scalar loss of one batch of views (each (N, C, s, s))."""
-        raise NotImplementedError
 
     def after_step(self, step: int, max_steps: int) -> None:
         """Called after each optimiser step (momentum teachers update here)."""
