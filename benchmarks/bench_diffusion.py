@@ -1,8 +1,9 @@
 """Benchmark of synthetic sources: cost, quality per training budget, benefit to the detector.
 
 Run: ``python benchmarks/bench_diffusion.py [--dataset results/cutouts] [--budgets 100 400]
-[--seeds 0 1 2] [--detector-steps 250] [--per-class 30]`` (``make bench`` runs it on the demo's
-cutout set, made by ``make demo``).
+[--seeds 0 1 2] [--detector-steps 250] [--per-class 30] [--work DIR]`` (``make bench`` runs it on
+the demo's cutout set, made by ``make demo``). With ``--work`` the work folder is kept and a rerun
+on it resumes: finished stages (DDPM, sample sets, quality, scored detector runs) are reused.
 
 1. ``train-diffusion`` with the demo's model for each budget (steps, batch 16): s/step, peak RSS.
 2. ``sample-diffusion`` of ``--per-class`` sources of each rare class (simulator masks) from each
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from detector_arms import Arm, arms_table, plot_f1, stage, train_and_score
+from detector_arms import Arm, arms_table, plot_f1, reuse_or_run, train_and_score
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -48,8 +49,10 @@ def train_models(
     for budget in args.budgets:
         out = work / f"ddpm_{budget}"
         settings = {**train, "max_steps": budget, "log_every": 50, "checkpoint_every": budget}
-        cost = stage(
+        cost = reuse_or_run(
             work,
+            out,
+            out / "train_summary.json",
             *("train-diffusion", "--dataset", str(args.dataset), "--out", str(out)),
             *("--settings", json.dumps(settings), "--threads", str(args.threads)),
         )
@@ -71,13 +74,14 @@ def sample_sets(
     for generator, budget, model in runs:
         out = work / (f"syn_{generator}_{budget}" if budget else f"syn_{generator}")
         extra = ["--model", str(model)] if model else []
-        cost = stage(work, "sample-diffusion", "--dataset", str(args.dataset), "--out", str(out),
-                     "--generator", generator, *extra, "--settings", json.dumps(sample),
-                     "--simulate-settings", simulate, "--threads", str(args.threads))  # fmt: skip
+        cost = reuse_or_run(work, out, out / "dataset.json", "sample-diffusion", "--dataset",
+                            str(args.dataset), "--out", str(out), "--generator", generator,
+                            *extra, "--settings", json.dumps(sample), "--simulate-settings",
+                            simulate, "--threads", str(args.threads))  # fmt: skip
         counts = json.loads((out / "dataset.json").read_text())["counts"]["train"]
         n = sum(counts["synthetic_per_class"].values())
         rows.append({"generator": generator, "budget": budget, "out": out, "n": n, **cost})
-        print(f"sampled {generator} {budget}: {n} objects in {cost['wall_s']:.0f} s", flush=True)
+        print(f"sampled {generator} {budget}: {n} objects in {_num(cost['wall_s'])} s", flush=True)
     return rows
 
 
@@ -89,8 +93,9 @@ def quality(
     finder = json.dumps(sections.get("baselines", {}).get("pybdsf", {}))
     extra += ["--finder-cutouts-per-class", str(args.finder_cutouts_per_class)]
     extra += ["--finder-settings", finder]
-    stage(work, "diffusion-quality", "--dataset", str(args.dataset), "--synthetic",
-          *[str(s["out"]) for s in sets], *extra, "--out", str(out))  # fmt: skip
+    reuse_or_run(work, out, out / "quality.json", "diffusion-quality", "--dataset",
+                 str(args.dataset), "--synthetic", *[str(s["out"]) for s in sets], *extra,
+                 "--out", str(out))  # fmt: skip
     return json.loads((out / "quality.json").read_text())
 
 
@@ -130,6 +135,11 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _num(value: float | None) -> str:
+    """A cost to the unit; ``-`` when unknown (a reused stage without a recorded cost)."""
+    return "-" if value is None else f"{value:.0f}"
+
+
 def write_report(
     args: argparse.Namespace,
     models: list[dict[str, Any]],
@@ -159,7 +169,7 @@ def write_report(
             f"| {m['budget']} | {m['windows']} | {m['parameters'] / 1e6:.2f}M | "
             f"{m['s_per_step']:.2f} | "
             f"{m['batch_size']} | {m['first_loss']:.3f} | {m['final_loss_mean_last_10pct']:.3f} | "
-            f"{m['wall_s']:.0f} | {m['peak_rss_mib']:.0f} |"
+            f"{_num(m['wall_s'])} | {_num(m['peak_rss_mib'])} |"
         )
     lines += ["", "## Sampling (DDIM, pasted into training cutouts)", ""]
     lines += [
@@ -168,8 +178,9 @@ def write_report(
     ]
     for s in sets:
         lines.append(
-            f"| {s['generator']} | {s['budget'] or '-'} | {s['n']} | {s['wall_s']:.0f} | "
-            f"{s['n'] / s['wall_s']:.2f} | {s['peak_rss_mib']:.0f} |"
+            f"| {s['generator']} | {s['budget'] or '-'} | {s['n']} | {_num(s['wall_s'])} | "
+            f"{_fmt(s['n'] / s['wall_s'] if s['wall_s'] else None)} | "
+            f"{_num(s['peak_rss_mib'])} |"
         )
     lines += ["", "## Quality against the real objects (diffusion-quality)", ""]
     keys = ["set", "class", "n_synthetic", "n_real", "iou_synthetic", "iou_real"]
@@ -236,6 +247,12 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="keep the work folder here")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="work folder, kept (default: a temporary one, removed): a rerun with the same folder "
+        "reuses every finished stage (DDPM, sample sets, quality, scored detector runs)",
+    )
     parser.add_argument("--notes", nargs="*", default=[])
     args = parser.parse_args()
     if not (args.dataset / "dataset.json").is_file():
@@ -245,7 +262,8 @@ def main() -> None:
         args.backbone = guess if guess.is_file() else None
     sections = demo_sections(args.config)
     stem = Path(args.report).stem
-    work = Path(tempfile.mkdtemp(prefix="bench_diffusion_"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_diffusion_"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         models = train_models(args, work, sections)
         sets = sample_sets(args, work, sections, models)
@@ -269,7 +287,8 @@ def main() -> None:
     finally:
         if args.keep:
             shutil.copytree(work, args.keep, dirs_exist_ok=True)
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

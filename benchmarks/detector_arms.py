@@ -4,7 +4,8 @@ An arm is a name, settings merged over the config's ``detect`` section (e.g. ``i
 extra ``train-detector`` arguments (e.g. ``--extra-train SET``). Every arm is trained for every
 seed, applied to the untouched test split by ``predict-cutouts`` and scored by
 ``evaluate-detector``; the rows are its per-class completeness, reliability and F1.
-Each stage runs in its own process (``stage``: wall time and peak RSS).
+Each stage runs in its own process (``stage``: wall time and peak RSS). ``reuse_or_run`` skips a
+stage whose output is already complete (a benchmark rerun on the same work folder resumes).
 """
 
 from __future__ import annotations
@@ -47,6 +48,32 @@ def stage(work: Path, *args: str) -> dict[str, Any]:
     return {"wall_s": wall, "peak_rss_mib": usage["peak_rss_mib"]}
 
 
+COST_RECORD = "stage_cost.json"
+
+
+def reuse_or_run(work: Path, out: Path, done: Path, *args: str) -> dict[str, Any]:
+    """``stage(work, *args)`` unless ``done`` exists already: then the recorded cost, if any.
+
+    The cost (wall s, peak RSS) and the arguments are recorded in ``out/stage_cost.json``. A
+    finished output that another command made (recorded arguments differ) is an error, never
+    silently reused; one without a record is reused with its cost unknown (None).
+    """
+    record = out / COST_RECORD
+    if done.exists():
+        saved = json.loads(record.read_text()) if record.is_file() else {}
+        if "args" in saved and saved["args"] != list(args):
+            raise SystemExit(
+                f"{out}: made by another command ({saved['args']}); remove it or use another "
+                "work folder"
+            )
+        print(f"reusing {out}", flush=True)
+        return {"wall_s": saved.get("wall_s"), "peak_rss_mib": saved.get("peak_rss_mib")}
+    cost = stage(work, *args)
+    out.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({**cost, "args": list(args)}, indent=1))
+    return cost
+
+
 @dataclass(frozen=True)
 class Arm:
     """One way of training the detector."""
@@ -72,16 +99,19 @@ def train_and_score(
         for arm in arms:
             out = work / f"det_{arm.name.replace(' ', '_').replace('+', 'plus')}_{seed}"
             settings = {**detect, **arm.settings, "max_steps": steps, "seed": seed}
-            cost = stage(work, "train-detector", "--dataset", str(dataset), "--out", str(out),
-                         "--settings", json.dumps(settings), "--no-resume", *arm.extra_args,
-                         "--threads", str(threads))  # fmt: skip
-            predictions = out / "predictions_test.json"
-            stage(work, "predict-cutouts", "--model", str(out / "model.pt"), "--dataset",
-                  str(dataset), "--split", "test", "--out", str(predictions),
-                  "--threads", str(threads), "--score-threshold", "0.05")  # fmt: skip
             evaluation = out / "evaluation"
-            stage(work, "evaluate-detector", "--dataset", str(dataset), "--predictions",
-                  str(predictions), "--out", str(evaluation), "--no-figures")  # fmt: skip
+            predictions = out / "predictions_test.json"
+            # A run is reused only when scored: a stopped training starts again from step 0.
+            cost = reuse_or_run(work, out, evaluation / "metrics.json", "train-detector",
+                                "--dataset", str(dataset), "--out", str(out), "--settings",
+                                json.dumps(settings), "--no-resume", *arm.extra_args,
+                                "--threads", str(threads))  # fmt: skip
+            if not (evaluation / "metrics.json").is_file():
+                stage(work, "predict-cutouts", "--model", str(out / "model.pt"), "--dataset",
+                      str(dataset), "--split", "test", "--out", str(predictions),
+                      "--threads", str(threads), "--score-threshold", "0.05")  # fmt: skip
+                stage(work, "evaluate-detector", "--dataset", str(dataset), "--predictions",
+                      str(predictions), "--out", str(evaluation), "--no-figures")  # fmt: skip
             metrics = json.loads((evaluation / "metrics.json").read_text())
             map50 = metrics.get("coco", {}).get("segm", {}).get("map_50")
             for row in metrics["per_class"]:
