@@ -288,3 +288,38 @@ def test_object_masks_lie_on_the_sky_like_the_segmentation(toy_map: Path, tmp_pa
             assert np.array_equal(hdu.data == 1, seg[y0 : y0 + h, x0 : x0 + w] == row["id"])
             sky = WCS(hdu.header).pixel_to_world_values(0.0, 0.0)
             np.testing.assert_allclose(sky, map_wcs.pixel_to_world_values(x0, y0), atol=1e-9)
+
+
+@pytest.mark.parametrize("storage", ["float32", "float64 4-D mJy", "int16 BSCALE", "gzip"])
+def test_map_windows_are_the_stored_pixels_however_the_file_stores_them(
+    tmp_path: Path, storage: str
+) -> None:
+    rng = np.random.default_rng(5)
+    jy = rng.normal(0.0, 1e-3, (40, 52)).astype(np.float32)
+    jy[3, 4], jy[30, 7] = np.nan, np.inf
+    header = toy_header(jy.shape)
+    path = tmp_path / ("map.fits.gz" if storage == "gzip" else "map.fits")
+    if storage == "int16 BSCALE":
+        jy = np.nan_to_num(jy, nan=0.0, posinf=0.0)  # integers have no NaN
+        hdu = fits.PrimaryHDU(jy, header=header)
+        hdu.scale("int16", bscale=1e-6, bzero=0.0)
+        expected = hdu.data * 1e-6  # the stored integers, scaled
+        hdu.writeto(path)
+    elif storage == "float64 4-D mJy":
+        header["BUNIT"] = "mJy/beam"
+        fits.PrimaryHDU((jy.astype(np.float64) * 1e3)[None, None], header=header).writeto(path)
+        expected = jy
+    else:
+        fits.PrimaryHDU(jy, header=header).writeto(path)
+        expected = jy
+    expected = np.where(np.isinf(expected), np.nan, expected).astype(np.float32)
+    lazy = open_map(path)
+    try:
+        # a memory-mapped view only where it reads no pixels up front: unscaled floats, not gzip
+        assert (lazy.image.mapped is not None) == storage.startswith("float")
+        for y0, y1, x0, x1 in [(0, 40, 0, 52), (2, 9, 3, 11), (25, 40, 0, 8)]:
+            np.testing.assert_allclose(
+                lazy.window(y0, y1, x0, x1), expected[y0:y1, x0:x1], rtol=1e-6, atol=1e-9
+            )
+    finally:
+        lazy.close()
