@@ -27,6 +27,21 @@ def test_largest_extent_is_the_centre_to_centre_diagonal() -> None:
     assert largest_extent_pixels(single) == 0.0
 
 
+def test_largest_extent_equals_the_all_pairs_maximum_on_random_masks() -> None:
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.default_rng(7)
+    for size in (2, 5, 20, 60):  # 60 x 60 masks have more edge pixels than the direct limit
+        for fill in (0.05, 0.5, 0.95):
+            mask = rng.random((size, size + 3)) < fill
+            ys, xs = np.nonzero(mask)
+            expected = pdist(np.column_stack([xs, ys]).astype(float)).max() if xs.size > 1 else 0.0
+            assert largest_extent_pixels(mask) == expected
+    line = np.zeros((3, 400), dtype=bool)
+    line[1, 5:345] = True  # 340 collinear pixels: too many to pair directly, and no hull
+    assert largest_extent_pixels(line) == 339.0
+
+
 def test_bbox_is_half_open_and_minus_one_when_empty() -> None:
     mask = np.zeros((10, 10), dtype=bool)
     mask[3:7, 2:5] = True

@@ -10,12 +10,13 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 from scipy import ndimage
+from skimage.measure import approximate_polygon, find_contours
 
 from skysift.errors import ConfigError
 from skysift.io.regions_io import read_regions, region_class
 from skysift.predict.inference import Piece, TileDetections, pieces_of_tile
 from skysift.predict.merging import candidate_pairs, linked, merge_pieces
-from skysift.predict.regions import outlines, write_regions
+from skysift.predict.regions import outlines, simplify_polyline, write_regions
 from skysift.predict.segmentation import (
     segmentation_image,
     subsampled_segmentation,
@@ -245,6 +246,33 @@ def test_region_file_outlines_read_back_with_class_and_enclose_the_mask(tmp_path
     line = next(t for t in path.read_text().splitlines() if t.startswith("polygon("))
     numbers = [float(v) for v in line[len("polygon(") : line.index(")")].split(",")]
     assert min(numbers[0::2]) == pytest.approx(30 - 8 - 0.5 + 1)  # file: 1-based x
+
+
+def _distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    t = 0.0 if not ab.any() else float(np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0.0, 1.0))
+    return float(np.hypot(*(p - (a + t * ab))))
+
+
+def test_outline_simplification_keeps_skimage_vertices_within_the_tolerance() -> None:
+    rng = np.random.default_rng(3)
+    n_checked = 0
+    for _ in range(40):
+        shape = tuple(int(v) for v in rng.integers(3, 40, size=2))
+        blobs = ndimage.gaussian_filter(rng.random(shape), rng.uniform(0.5, 3.0))
+        mask = blobs > np.quantile(blobs, rng.uniform(0.3, 0.9))
+        for contour in find_contours(np.pad(mask.astype(np.float32), 1), 0.5):
+            simple = simplify_polyline(contour, 0.25)
+            np.testing.assert_array_equal(simple, approximate_polygon(contour, 0.25))
+            assert np.array_equal(simple[0], contour[0]) and np.array_equal(simple[-1], contour[-1])
+            # every outline point lies within 0.25 px of the simplified chain
+            for point in contour:
+                gap = min(_distance_to_segment(point, a, b) for a, b in itertools.pairwise(simple))
+                assert gap <= 0.25 + 1e-9
+            n_checked += 1
+    assert n_checked > 40
+    straight = np.column_stack([np.zeros(9), np.arange(9.0)])
+    np.testing.assert_array_equal(simplify_polyline(straight, 0.25), straight[[0, -1]])
 
 
 def test_streamed_segmentation_file_equals_the_image_in_memory(tmp_path: Path) -> None:
