@@ -92,13 +92,19 @@ def simplify_polyline(coords: np.ndarray, tolerance: float) -> np.ndarray:
     return coords[keep]
 
 
+def _same_point(p: np.ndarray, q: np.ndarray) -> bool:
+    """``np.allclose(p, q)`` for two points, without its per-call overhead."""
+    pairs = zip(p.tolist(), q.tolist(), strict=True)
+    return all(abs(a - b) <= 1e-8 + 1e-5 * abs(b) for a, b in pairs)
+
+
 def outlines(mask: np.ndarray, y0: int, x0: int) -> list[np.ndarray]:
     """Closed outlines of a mask as arrays (K, 2) of 0-based map (x, y), K >= 3."""
     padded = np.pad(mask.astype(np.float32), 1)
     result = []
     for contour in find_contours(padded, 0.5):
         simple = simplify_polyline(contour, tolerance=0.25)
-        if len(simple) > 1 and np.allclose(simple[0], simple[-1]):
+        if len(simple) > 1 and _same_point(simple[0], simple[-1]):
             simple = simple[:-1]
         if len(simple) < 3:
             continue
