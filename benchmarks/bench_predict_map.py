@@ -16,8 +16,9 @@ Run: ``python benchmarks/bench_predict_map.py [--size 8192] [--ranks 1 2] [--mod
    favourable mode): completeness and reliability per class.
 5. A cProfile of a serial run on a ``--profile-size`` map (where time goes).
 
-Writes ``benchmarks/results/predict_map.md``. Not a test: timings depend on the machine and on
-other load on it (the 1-minute load average before each run is reported).
+Writes ``benchmarks/results/predict_map.md``, rewritten after every step (marked partial until
+the end), so a run that is stopped keeps what it measured. Not a test: timings depend on the
+machine and on other load on it (the 1-minute load average before each run is reported).
 """
 
 from __future__ import annotations
@@ -220,25 +221,34 @@ def main() -> None:
         sim_s = stage("simulate-sky", "--settings", settings, "--seed", str(args.seed),
                       "--name", "map", "--out", str(sky))  # fmt: skip
         print(f"simulated {args.size}^2 map in {sim_s:.1f} s", flush=True)
-        runs = {}
+        runs: dict[int, dict[str, Any]] = {}
+        fast: list[dict[str, Any]] = []
+        baselines: dict[str, dict[str, Any]] = {}
+        failures: dict[str, str] = {}
+        names = ("catalogue.fits", "catalogue.csv", "segmentation.fits")
+        first = folder / f"out{args.ranks[0]}"
+
+        def identical() -> bool:
+            return all(
+                (folder / f"out{n}" / name).read_bytes() == (first / name).read_bytes()
+                for n in runs
+                for name in names
+            )
+
+        def partial(step: str) -> None:
+            write_report(args, runs, fast, identical(), baselines, failures, {}, "", sim_s,
+                         partial=step, quiet=True)  # fmt: skip
+
         for n in args.ranks:
             runs[n] = run_ranks(n, sky / "map.fits", folder / f"out{n}", args.model,
                                 folder / f"r{n}.json", {})  # fmt: skip
             print(f"skysift, {n} rank(s): {runs[n]['wall_s']:.1f} s", flush=True)
-        fast = []
+            partial(f"skysift at {n} rank(s) done")
         for i, case in enumerate(args.fast):
             fast.append(run_ranks(1, sky / "map.fits", folder / f"fast{i}", args.model,
                                   folder / f"fast{i}.json", json.loads(case)))  # fmt: skip
             print(f"skysift {case}, 1 rank: {fast[-1]['wall_s']:.1f} s", flush=True)
-        names = ("catalogue.fits", "catalogue.csv", "segmentation.fits")
-        first = folder / f"out{args.ranks[0]}"
-        identical = all(
-            (folder / f"out{n}" / name).read_bytes() == (first / name).read_bytes()
-            for n in args.ranks
-            for name in names
-        )
-        baselines: dict[str, dict[str, Any]] = {}
-        failures: dict[str, str] = {}
+            partial(f"skysift {case} done")
         finders = {"skysift": (first, "score", "mask")}
         for i in range(len(fast)):
             finders[f"skysift_fast{i}"] = (folder / f"fast{i}", "score", "mask")
@@ -254,7 +264,10 @@ def main() -> None:
                     continue
                 print(f"{finder}: {baselines[finder]['wall_s']:.1f} s", flush=True)
                 finders[finder] = (out, "snr", "position")
+                partial(f"{finder} done")
         metrics = score(folder, args.config, sky, finders)
+        write_report(args, runs, fast, identical(), baselines, failures, metrics, "", sim_s,
+                     partial="scored; profile next", quiet=True)  # fmt: skip
         profile_text = ""
         if args.profile_size:
             small = folder / "small"
@@ -262,7 +275,8 @@ def main() -> None:
                   str(args.seed), "--name", "small", "--out", str(small))  # fmt: skip
             profile_text = profile(small / "map.fits", args.model, folder / "profile_out")
         shutil.rmtree(folder / "cutouts", ignore_errors=True)
-    write_report(args, runs, fast, identical, baselines, failures, metrics, profile_text, sim_s)
+        same = identical()
+    write_report(args, runs, fast, same, baselines, failures, metrics, profile_text, sim_s)
 
 
 def _class_cells(metrics: dict[str, Any]) -> list[str]:
@@ -290,8 +304,11 @@ def write_report(
     metrics: dict[str, dict[str, Any]],
     profile_text: str,
     sim_s: float,
+    *,
+    partial: str | None = None,
+    quiet: bool = False,
 ) -> None:
-    """Markdown tables + profile into ``args.out``."""
+    """Markdown tables + profile into ``args.out`` (``partial``: the last step of a running one)."""
     mpix = args.size * args.size / 1e6
     base = runs[min(runs)]
     t1 = base["wall_s"] * min(runs)
@@ -304,6 +321,11 @@ def write_report(
         f"Map simulated in {sim_s:.0f} s (seed {args.seed}, demo density): {base['tiles']} tiles, "
         f"{base['objects']} objects found ({base['per_class']}).",
         "",
+        *(
+            [f"**Partial report: the run was still going (last step: {partial}).**", ""]
+            if partial
+            else []
+        ),
         "## skysift predict-map",
         "",
         "| ranks | wall s | Mpix/s | Mpix/s per rank | peak RSS per rank (MiB) | "
@@ -365,6 +387,15 @@ def write_report(
             ),
             "",
         ]
+    elif baselines or failures:
+        lines += ["## Baselines (not yet scored)", "",
+                  "| finder | cores | wall s | peak RSS (MiB) |", "|---|---|---|---|"]  # fmt: skip
+        for name, r in baselines.items():
+            lines.append(f"| {BASELINE_LABELS[name]} | {args.baseline_cores} | "
+                         f"{r['wall_s']:.1f} | {r.get('peak_rss_mib', 0):.0f} |")  # fmt: skip
+        for name, message in failures.items():
+            lines.append(f"| {BASELINE_LABELS[name]} | {args.baseline_cores} | failed: {message} |")
+        lines.append("")
     if profile_text:
         lines += [
             f"## Where time goes (cProfile, serial, {args.profile_size}^2 map, by internal time)",
@@ -376,7 +407,8 @@ def write_report(
         ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    if not quiet:
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
