@@ -51,7 +51,8 @@ def write_report(
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
         f"{torch.__version__}, CPU, {args.threads} threads; dataset `{args.dataset}`; "
-        f"{args.steps} detector steps per run, seeds {args.seeds}; 1-min load average at the end: "
+        f"{args.steps} detector steps per run, seeds {sorted({r['seed'] for r in rows})} (of "
+        f"{args.seeds} asked); 1-min load average at the end: "
         f"{os.getloadavg()[0]:.1f}.",
         "",
         "Arms: " + "; ".join(f"**{n}** = {labels[n]}" for n in names) + ".",
@@ -101,13 +102,15 @@ def main() -> None:
         labels[name] = f"{backbone_label(path)}, `{path}`"
     work = Path(tempfile.mkdtemp(prefix="bench_detector_init_"))
     try:
-        rows = train_and_score(
-            work, args.dataset, detect, arms, seeds=args.seeds, steps=args.steps,
-            threads=args.threads,
-        )  # fmt: skip
         RESULTS.mkdir(parents=True, exist_ok=True)
-        plot_f1(rows, [a.name for a in arms], RESULTS / "detector_init.png")
-        write_report(args, rows, arms, labels)
+        rows: list[dict[str, Any]] = []
+        for seed in args.seeds:  # the report is rewritten after every seed: a stopped run keeps it
+            rows += train_and_score(
+                work, args.dataset, detect, arms, seeds=[seed], steps=args.steps,
+                threads=args.threads,
+            )  # fmt: skip
+            plot_f1(rows, [a.name for a in arms], RESULTS / "detector_init.png")
+            write_report(args, rows, arms, labels)
         print(f"wrote {RESULTS / 'detector_init.md'}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
