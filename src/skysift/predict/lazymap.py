@@ -6,7 +6,7 @@ must not (survey maps are 10k-30k pixels a side and every MPI rank opens the map
 axes, a Jy/beam-convertible BUNIT, a beam) with the same header helpers, and reads only the
 requested windows: from the memory-mapped file directly when its pixels are stored unscaled
 floats (the usual case: a window is a copy of the mapped bytes), else through astropy's
-``ImageHDU.section`` (BSCALE/BZERO applied window by window; row by row, ~10x slower). Neither
+``ImageHDU.section`` (BSCALE/BZERO applied window by window; row by row, ~30x slower). Neither
 reads the whole array.
 """
 
@@ -78,7 +78,10 @@ def _mapped_pixels(hdul: fits.HDUList, hdu: fits.hdu.base.ExtensionHDU) -> np.nd
         or float(header.get("BZERO", 0.0)) != 0.0
     ):
         return None
-    data = hdu.data
+    try:
+        data = hdu.data
+    except Exception:  # e.g. a truncated file: the section reader reports it, window by window
+        return None
     base = data
     while base is not None and not isinstance(base, mmap.mmap):
         base = getattr(base, "base", None)
