@@ -39,7 +39,7 @@ SOURCES = [
 ]
 
 FAKE_SCRIPT = """
-import logging, sys
+import logging, sys, time
 from skysift.predict.config import PredictConfig
 from skysift.predict.pipeline import predict_map
 from skysift.predict.sharding import abort_on_error, rank_of, world_comm
@@ -53,8 +53,12 @@ class Predictor(ThresholdPredictor):
     def __call__(self, tiles):
         if rank_of(comm) == fail_rank:
             raise RuntimeError("injected failure in the model")
+        if fail_rank >= 0:  # the other ranks slow down, so the failing rank surely gets a batch
+            time.sleep(0.2)
         return super().__call__(tiles)
 
+if comm is not None:  # every rank has imported everything before the batches are handed out
+    comm.Barrier()
 with abort_on_error(comm):
     predict_map(sys.argv[1], sys.argv[2], predictor=Predictor(size_pix=48, threshold=1e-3),
                 config=PredictConfig(overlap_pix=20, batch_size=2), comm=comm, progress=False)
