@@ -227,22 +227,20 @@ def main() -> None:
         failures: dict[str, str] = {}
         names = ("catalogue.fits", "catalogue.csv", "segmentation.fits")
         first = folder / f"out{args.ranks[0]}"
-
-        def identical() -> bool:
-            return all(
-                (folder / f"out{n}" / name).read_bytes() == (first / name).read_bytes()
-                for n in runs
-                for name in names
-            )
+        same = True  # outputs of every rank count so far byte-identical to the first's
 
         def partial(step: str) -> None:
-            write_report(args, runs, fast, identical(), baselines, failures, {}, "", sim_s,
+            write_report(args, runs, fast, same, baselines, failures, {}, "", sim_s,
                          partial=step, quiet=True)  # fmt: skip
 
         for n in args.ranks:
             runs[n] = run_ranks(n, sky / "map.fits", folder / f"out{n}", args.model,
                                 folder / f"r{n}.json", {})  # fmt: skip
             print(f"skysift, {n} rank(s): {runs[n]['wall_s']:.1f} s", flush=True)
+            same = same and all(
+                (folder / f"out{n}" / name).read_bytes() == (first / name).read_bytes()
+                for name in names
+            )
             partial(f"skysift at {n} rank(s) done")
         for i, case in enumerate(args.fast):
             fast.append(run_ranks(1, sky / "map.fits", folder / f"fast{i}", args.model,
@@ -266,7 +264,7 @@ def main() -> None:
                 finders[finder] = (out, "snr", "position")
                 partial(f"{finder} done")
         metrics = score(folder, args.config, sky, finders)
-        write_report(args, runs, fast, identical(), baselines, failures, metrics, "", sim_s,
+        write_report(args, runs, fast, same, baselines, failures, metrics, "", sim_s,
                      partial="scored; profile next", quiet=True)  # fmt: skip
         profile_text = ""
         if args.profile_size:
@@ -275,7 +273,6 @@ def main() -> None:
                   str(args.seed), "--name", "small", "--out", str(small))  # fmt: skip
             profile_text = profile(small / "map.fits", args.model, folder / "profile_out")
         shutil.rmtree(folder / "cutouts", ignore_errors=True)
-        same = identical()
     write_report(args, runs, fast, same, baselines, failures, metrics, profile_text, sim_s)
 
 
