@@ -5,8 +5,9 @@ Run: ``python benchmarks/bench_predict_map.py [--size 8192] [--ranks 1 2] [--mod
 
 1. Simulates a ``size`` x ``size`` map with the demo's source density (``skysift simulate-sky``
    with the demo settings of ``--config``, counts scaled by area): map, truth, segmentation, rms.
-2. Runs ``predict_map`` serially and under ``mpiexec -n N`` (1 torch thread per rank): wall
-   time, throughput (Mpix/s), peak RSS per rank, parallel efficiency ``T1 / (N TN)``, and whether
+2. Runs ``predict_map`` with the ``predict`` settings of ``--config`` (the demo's tiles,
+   overlap, batch), serially and under ``mpiexec -n N`` (1 torch thread per rank): wall time,
+   throughput (Mpix/s), peak RSS per rank, parallel efficiency ``T1 / (N TN)``, and whether
    the catalogues of all rank counts are byte-identical.
 3. Runs ``skysift run-baseline pybdsf`` and ``aegean`` on the same map with ``--baseline-cores``
    cores (their own wall time, CPU time and peak RSS from ``runtime.json``).
@@ -146,7 +147,15 @@ def score(
     return metrics
 
 
-def profile(map_path: Path, model: Path, out: Path, top: int = 15) -> str:
+def predict_settings(config: Path) -> dict[str, Any]:
+    """The ``predict`` section of ``config`` (what the workflow's predict-map rule uses)."""
+    from skysift.config import load_config
+
+    settings: dict[str, Any] = load_config(config).predict.model_dump(mode="json")
+    return settings
+
+
+def profile(map_path: Path, model: Path, out: Path, settings: dict[str, Any], top: int = 15) -> str:
     """cProfile of a serial run (1 thread); the top entries by internal time."""
     import torch
 
@@ -154,7 +163,7 @@ def profile(map_path: Path, model: Path, out: Path, top: int = 15) -> str:
     from skysift.predict.pipeline import load_predictor, predict_map
 
     torch.set_num_threads(1)
-    config = PredictConfig(write_png=False)
+    config = PredictConfig.model_validate({**settings, "write_png": False})
     predictor = load_predictor(model, config)
     profiler = cProfile.Profile()
     profiler.enable()
@@ -203,7 +212,8 @@ def main() -> None:
         "--fast",
         nargs="*",
         default=['{"precision": "bfloat16", "max_proposals": 50, "overlap_pix": 32}'],
-        help="predict settings of extra 1-rank cases, one JSON each (none: no extra case)",
+        help="extra 1-rank cases: predict settings that replace the config's, one JSON each "
+        "(none: no extra case)",
     )
     parser.add_argument("--worker", nargs=5, metavar=("MAP", "OUT", "MODEL", "REPORT", "JSON"))
     args = parser.parse_args()
@@ -214,6 +224,7 @@ def main() -> None:
         raise SystemExit(f"{args.model}: no model; run `make demo` first or give --model")
     # Both maps' settings are read now: the config file may change during the long run.
     settings = json.dumps(simulation_settings(args.config, args.size))
+    predict = predict_settings(args.config)
     small_settings = json.dumps(simulation_settings(args.config, args.profile_size or 64))
     with tempfile.TemporaryDirectory(prefix="bench_predict_map_") as tmp:
         folder = Path(tmp)
@@ -235,7 +246,7 @@ def main() -> None:
 
         for n in args.ranks:
             runs[n] = run_ranks(n, sky / "map.fits", folder / f"out{n}", args.model,
-                                folder / f"r{n}.json", {})  # fmt: skip
+                                folder / f"r{n}.json", predict)  # fmt: skip
             print(f"skysift, {n} rank(s): {runs[n]['wall_s']:.1f} s", flush=True)
             same = same and all(
                 (folder / f"out{n}" / name).read_bytes() == (first / name).read_bytes()
@@ -243,8 +254,9 @@ def main() -> None:
             )
             partial(f"skysift at {n} rank(s) done")
         for i, case in enumerate(args.fast):
+            case_settings = {**predict, **json.loads(case)}
             fast.append(run_ranks(1, sky / "map.fits", folder / f"fast{i}", args.model,
-                                  folder / f"fast{i}.json", json.loads(case)))  # fmt: skip
+                                  folder / f"fast{i}.json", case_settings))  # fmt: skip
             print(f"skysift {case}, 1 rank: {fast[-1]['wall_s']:.1f} s", flush=True)
             partial(f"skysift {case} done")
         finders = {"skysift": (first, "score", "mask")}
@@ -271,7 +283,8 @@ def main() -> None:
             small = folder / "small"
             stage("simulate-sky", "--settings", small_settings, "--seed",
                   str(args.seed), "--name", "small", "--out", str(small))  # fmt: skip
-            profile_text = profile(small / "map.fits", args.model, folder / "profile_out")
+            profile_text = profile(small / "map.fits", args.model, folder / "profile_out",
+                                   predict)  # fmt: skip
         shutil.rmtree(folder / "cutouts", ignore_errors=True)
     write_report(args, runs, fast, same, baselines, failures, metrics, profile_text, sim_s)
 
