@@ -38,7 +38,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from skysift.predict.config import PredictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -71,17 +74,23 @@ def simulation_settings(config: Path, size: int) -> dict[str, Any]:
     return settings
 
 
+def timed_config(settings: dict[str, Any]) -> PredictConfig:
+    """Predict settings of a timed run: ``settings`` without the quick-look PNG (not timed)."""
+    from skysift.predict.config import PredictConfig
+
+    return PredictConfig.model_validate({**settings, "write_png": False})
+
+
 def worker(map_path: str, out: str, model: str, report: str, settings: str) -> None:
     """One rank of a run (called under mpiexec or alone): predict, gather per-rank numbers."""
     import torch
 
-    from skysift.predict.config import PredictConfig
     from skysift.predict.pipeline import load_predictor, predict_map
     from skysift.predict.sharding import abort_on_error, rank_of, world_comm
 
     comm = world_comm()
     torch.set_num_threads(1)
-    config = PredictConfig.model_validate({"write_png": False, **json.loads(settings)})
+    config = timed_config(json.loads(settings))
     with abort_on_error(comm):
         predictor = load_predictor(model, config)
         start = time.perf_counter()
@@ -159,11 +168,10 @@ def profile(map_path: Path, model: Path, out: Path, settings: dict[str, Any], to
     """cProfile of a serial run (1 thread); the top entries by internal time."""
     import torch
 
-    from skysift.predict.config import PredictConfig
     from skysift.predict.pipeline import load_predictor, predict_map
 
     torch.set_num_threads(1)
-    config = PredictConfig.model_validate({**settings, "write_png": False})
+    config = timed_config(settings)
     predictor = load_predictor(model, config)
     profiler = cProfile.Profile()
     profiler.enable()
