@@ -149,9 +149,11 @@ def score(
               str(finder_dir / "segmentation.fits"), "--score-column", score_column, "--out",
               str(coco))  # fmt: skip
         evaluation = folder / f"eval_{name}"
+        # every entry counts, as in the workflow: each finder has cut its own catalogue
+        # (skysift at the model's per-class thresholds; 0.5 for models without them)
         stage("evaluate-detector", "--dataset", str(cutouts), "--split", "test",
               "--predictions", str(coco), "--match", match, "--settings", str(config),
-              "--no-figures", "--out", str(evaluation))  # fmt: skip
+              "--score-threshold", "0", "--no-figures", "--out", str(evaluation))  # fmt: skip
         metrics[name] = json.loads((evaluation / "metrics.json").read_text())
     return metrics
 

@@ -16,6 +16,8 @@ from skysift.data.config import ChannelSpec, NormalisationSpec
 from skysift.detect.checkpoint import load_detector, read_checkpoint
 from skysift.detect.config import DetectorConfig
 from skysift.detect.engine import lr_factor, train
+from skysift.detect.predict import predict_cutouts
+from skysift.detect.thresholds import THRESHOLD_GRID
 from skysift.detect.toy import make_toy_dataset
 from skysift.errors import ConfigError, InputFileError
 
@@ -71,6 +73,13 @@ def test_outputs_of_a_training_run(trained: Path) -> None:
     assert last["skysift"]["in_channels"] == 1 and last["skysift"]["size_pix"] == 48
     best = read_checkpoint(trained / "model.pt")
     assert best["step"] == summary["best_step"] and "optimizer" not in best
+    # the best model carries per-class thresholds calibrated on val (last.pt: the global one)
+    thresholds = best["skysift"]["score_thresholds"]
+    assert set(thresholds) == {"compact", "extended"}
+    assert all(t in (*THRESHOLD_GRID, TINY["score_threshold"]) for t in thresholds.values())
+    best_row = next(r for r in rows if r["val_score"] and int(r["step"]) == summary["best_step"])
+    assert {name: float(best_row[f"val_threshold_{name}"]) for name in thresholds} == thresholds
+    assert "score_thresholds" not in last["skysift"]
 
 
 def test_resume_after_interruption_gives_identical_weights(
@@ -112,7 +121,9 @@ def test_predict_cutouts_writes_coco_results(toy: Path, trained: Path, tmp_path:
     )
     assert status == 0
     results = json.loads(out.read_text())
-    assert len(results) == 2 * TINY["box_detections_per_img"]  # threshold 0: the cap per image
+    thresholds = read_checkpoint(trained / "model.pt")["skysift"]["score_thresholds"]
+    cuts = {1: thresholds["compact"], 2: thresholds["extended"]}
+    assert all(r["score"] >= cuts[r["category_id"]] for r in results)  # the model's own
     truth = COCO(str(toy / "annotations" / "test.json"))
     loaded = truth.loadRes(str(out))
     assert len(loaded.anns) == len(results)
@@ -122,6 +133,24 @@ def test_predict_cutouts_writes_coco_results(toy: Path, trained: Path, tmp_path:
         assert r["segmentation"]["size"] == [48, 48] and len(r["bbox"]) == 4
         x, y, w, h = r["bbox"]
         assert x >= 0 and y >= 0 and w >= 0 and h >= 0 and x + w <= 48.001 and y + h <= 48.001
+
+
+def test_predict_cutouts_applies_the_threshold_of_each_class(
+    toy: Path, trained: Path, tmp_path: Path
+) -> None:
+    state = read_checkpoint(trained / "model.pt")
+    state["skysift"]["score_thresholds"] = {"compact": 1.0, "extended": 0.0}
+    torch.save(state, tmp_path / "model.pt")
+    everything = predict_cutouts(
+        trained / "model.pt", toy, "test", tmp_path / "all.json", score_threshold=0.0
+    )
+    assert everything["detections"] == 2 * TINY["box_detections_per_img"]  # the cap per image
+    only_extended = predict_cutouts(tmp_path / "model.pt", toy, "test", tmp_path / "ext.json")
+    assert only_extended["score_thresholds"] == {"compact": 1.0, "extended": 0.0}
+    assert only_extended["per_class"] == {
+        "compact": 0,  # no score reaches 1
+        "extended": everything["per_class"]["extended"],
+    }
 
 
 def test_mismatched_dataset_is_refused(trained: Path, tmp_path: Path, capsys: Any) -> None:

@@ -139,6 +139,16 @@ def test_score_threshold_and_ignored_detections(evaluation: m.Evaluation) -> Non
         gt, preds, classes=CLASSES, config=EvaluationConfig(score_threshold=0.75)
     )  # drops p4 (0.7) and p6 (0.6): compact reliability 1/1
     assert rows_by_class(strict)["compact"]["reliability"] == 1.0
+    per_class = m.evaluate_predictions(
+        gt,
+        preds,
+        classes=CLASSES,
+        config=EvaluationConfig(score_thresholds={"compact": 0.75, "extended-multi": 0.9}),
+    )  # compact as strict; p9 (0.85) dropped, p3 (0.95) kept; the others at 0.5
+    rows = rows_by_class(per_class)
+    assert rows["compact"]["reliability"] == 1.0 and rows["compact"]["n_det"] == 1
+    assert rows["extended-multi"]["n_det"] == 1 and rows["extended"]["n_det"] == 1
+    assert len(per_class.detections) == 5  # p1, p2, p3, p5, p8
     loose = m.evaluate_predictions(gt, preds, classes=CLASSES, config=EvaluationConfig(min_snr=0))
     assert rows_by_class(loose)["compact"]["completeness"] == pytest.approx(2 / 3)
 

@@ -32,7 +32,8 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
         "--score-threshold",
         type=float,
         default=None,
-        help="minimum detection score (default: the model's detect.score_threshold)",
+        help="minimum detection score of every class (default: the model's per-class "
+        "thresholds, calibrated on the validation split)",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")

@@ -31,7 +31,8 @@ rule train_detector:
         "--settings {params.settings} --threads {threads} > {log} 2>&1"
 
 
-# Detections down to score 0.05 feed COCO mAP; completeness/reliability count score >= evaluate.score_threshold.
+# Detections down to score 0.05 feed COCO mAP; completeness/reliability count each class from the
+# model's score threshold, calibrated on the validation split (evaluate_detector --thresholds-from).
 rule predict_cutouts:
     input:
         dataset=f"{RESULTS}/cutouts/dataset.json",
@@ -57,6 +58,7 @@ rule predict_cutouts:
 rule evaluate_detector:
     input:
         dataset=f"{RESULTS}/cutouts/dataset.json",
+        model=f"{RESULTS}/detector/model.pt",
         predictions=f"{RESULTS}/detector/predictions_test.json",
         split=f"{RESULTS}/cutouts/annotations/test.json",
     output:
@@ -85,7 +87,7 @@ rule evaluate_detector:
     shell:
         "skysift evaluate-detector --dataset {params.dataset} --split test "
         "--predictions {input.predictions} --settings {params.settings} "
-        "--out {params.out} --overwrite > {log} 2>&1"
+        "--thresholds-from {input.model} --out {params.out} --overwrite > {log} 2>&1"
 
 
 rule run_baseline:
@@ -134,6 +136,8 @@ rule catalogue_to_coco:
         "--score-column {params.score} --out {output} --overwrite > {log} 2>&1"
 
 
+# A catalogue is already cut by its finder (skysift's whole-map one by the model's thresholds):
+# every entry counts (--score-threshold 0; the baselines' rank scores are >= 0.5 anyway).
 rule evaluate_catalogue:
     input:
         dataset=f"{RESULTS}/cutouts/dataset.json",
@@ -154,7 +158,7 @@ rule evaluate_catalogue:
     shell:
         "skysift evaluate-detector --dataset {params.dataset} --split test "
         "--predictions {input.predictions} --settings {params.settings} --match {wildcards.match} "
-        "--out {params.out} --overwrite > {log} 2>&1"
+        "--score-threshold 0 --out {params.out} --overwrite > {log} 2>&1"
 
 
 rule compare_finders:

@@ -114,7 +114,16 @@ class DetectorConfig(StrictModel):
     class_balanced: bool = Field(True, description="sample images by the rarest class they contain")
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     score_threshold: float = Field(
-        0.5, ge=0, le=1, description="detections below this score are dropped (val, predict)"
+        0.5,
+        ge=0,
+        le=1,
+        description="detections below this score are dropped (val, predict); with "
+        "calibrate_thresholds only for classes that cannot be calibrated",
+    )
+    calibrate_thresholds: bool = Field(
+        True,
+        description="per class, the score threshold (grid 0.05-0.95) that maximises the class's "
+        "F1 on the validation split, chosen with the best model and stored in model.pt",
     )
     eval_iou: float = Field(0.5, gt=0, le=1, description="mask IoU of a match in validation")
     num_workers: int = Field(0, ge=0, description="DataLoader workers (0 = main process)")

@@ -325,14 +325,15 @@ def _run(
             raise ConfigError("detect.tensorboard", "needs the tensorboard package") from exc
         writer = SummaryWriter(str(out / "tensorboard"))
 
-    def checkpoint(path: Path, *, full: bool) -> None:
+    def checkpoint(path: Path, *, full: bool, thresholds: dict[str, float] | None = None) -> None:
         blob: dict[str, Any] = {
             "model": model.state_dict(),
             "step": state["step"],
             "epoch": state["step"] // sampler.steps_per_epoch,
             "best_score": state["best_score"],
             "best_step": state["best_step"],
-            "skysift": meta,
+            # the best model carries the thresholds calibrated with it (last.pt: the global one)
+            "skysift": meta if thresholds is None else {**meta, "score_thresholds": thresholds},
         }
         if full:
             blob.update(
@@ -349,13 +350,14 @@ def _run(
         """Validate, keep the best model; True when early stopping says stop."""
         if val_set is None:
             return False
-        metrics = validation_metrics(
+        metrics, thresholds = validation_metrics(
             model,
             val_set,
             score_threshold=config.score_threshold,
             iou_threshold=config.eval_iou,
             batch_size=max(1, config.batch_size),
             device=device,
+            calibrate_thresholds=config.calibrate_thresholds,
         )
         model.train()
         rows.append({"step": state["step"], **{f"val_{k}": v for k, v in metrics.items()}})
@@ -364,7 +366,11 @@ def _run(
         log.info("step %d: validation score %.3f", state["step"], metrics["score"])
         if state["best_score"] is None or metrics["score"] > state["best_score"]:
             state.update(best_score=metrics["score"], best_step=state["step"], bad_evals=0)
-            checkpoint(out / "model.pt", full=False)
+            checkpoint(
+                out / "model.pt",
+                full=False,
+                thresholds=thresholds if config.calibrate_thresholds else None,
+            )
             return False
         state["bad_evals"] += 1
         patience = config.early_stopping_patience

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from skysift.data.coco import encode_mask
 from skysift.detect.checkpoint import load_detector
 from skysift.detect.config import MASK_THRESHOLD
 from skysift.detect.dataset import CutoutDataset, collate, read_dataset_info
+from skysift.detect.thresholds import class_thresholds
 from skysift.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def run_model(
     dataset: CutoutDataset,
     *,
     batch_size: int = 4,
-    score_threshold: float = 0.5,
+    score_threshold: float | Sequence[float] = 0.5,
     device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
@@ -41,8 +42,12 @@ def run_model(
 
     ``detections`` holds numpy arrays: ``boxes`` (N, 4) x1, y1, x2, y2 pixels, ``labels`` (N,)
     1..K in the model's classes, ``scores`` (N,), ``masks`` (N, H, W) bool (probability > 0.5);
-    only detections with score >= ``score_threshold``. The model is left in eval mode.
+    only detections with score >= ``score_threshold``: one number, or one per class in label
+    order (K values). The model is left in eval mode.
     """
+    n_classes = len(dataset.classes)
+    cuts = np.broadcast_to(np.asarray(score_threshold, dtype=float), (n_classes,))
+    per_label = torch.tensor([float("inf"), *cuts.tolist()], dtype=torch.float32)
     model.eval()
     loader = DataLoader(
         dataset,
@@ -58,7 +63,7 @@ def run_model(
         ):
             outputs = model([image.to(device) for image in images])
             for target, output in zip(targets, outputs, strict=True):
-                keep = output["scores"] >= score_threshold
+                keep = output["scores"] >= per_label.to(output["scores"].device)[output["labels"]]
                 yield (
                     int(target["image_id"]),
                     {
@@ -120,14 +125,15 @@ def predict_cutouts(
     batch_size
         Images per forward pass.
     score_threshold
-        Minimum score (default: the model config's ``score_threshold``).
+        Minimum score of every class (default: the model's per-class thresholds,
+        :func:`skysift.detect.thresholds.class_thresholds`).
     device
         ``cpu`` or ``cuda``.
 
     Returns
     -------
     dict
-        ``images``, ``detections``, ``per_class`` counts and the threshold used.
+        ``images``, ``detections``, ``per_class`` counts and the threshold per class used.
     """
     info = read_dataset_info(dataset_dir)
     model, meta = load_detector(
@@ -138,16 +144,16 @@ def predict_cutouts(
         expect_size_pix=info.size_pix,
         device=device,
     )
-    threshold = (
-        float(meta["model_config"]["score_threshold"])
-        if score_threshold is None
-        else float(score_threshold)
-    )
+    thresholds = class_thresholds(meta, score_threshold)
     dataset = CutoutDataset(info.root, split, classes=meta["classes"])
     category_ids = [info.classes.index(name) + 1 for name in meta["classes"]]
     results: list[dict[str, Any]] = []
     for image_id, detections in run_model(
-        model, dataset, batch_size=batch_size, score_threshold=threshold, device=device
+        model,
+        dataset,
+        batch_size=batch_size,
+        score_threshold=[thresholds[name] for name in meta["classes"]],
+        device=device,
     ):
         results.extend(coco_results(image_id, detections, category_ids))
     with atomic_path(out_path) as tmp:
@@ -161,5 +167,5 @@ def predict_cutouts(
         "images": len(dataset),
         "detections": len(results),
         "per_class": per_class,
-        "score_threshold": threshold,
+        "score_thresholds": thresholds,
     }

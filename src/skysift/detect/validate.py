@@ -2,7 +2,9 @@
 
 Matches with the project's one matcher (:func:`skysift.evaluate.matching.match_masks`), so the
 validation score that picks the best checkpoint counts exactly as ``skysift evaluate-detector``
-does (before its S/N cuts, which need the science fields).
+does (before its S/N cuts, which need the science fields). With ``calibrate`` each class is
+scored at its own threshold, the one of :data:`skysift.detect.thresholds.THRESHOLD_GRID` that
+maximises its F1 (:mod:`skysift.detect.thresholds`); the thresholds are returned with the scores.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from torchvision.models.detection import MaskRCNN
 
 from skysift.detect.dataset import CutoutDataset
 from skysift.detect.predict import run_model
+from skysift.detect.thresholds import THRESHOLD_GRID, calibrate
 from skysift.evaluate.matching import match_masks
 
 
@@ -29,40 +32,80 @@ def validation_metrics(
     iou_threshold: float = 0.5,
     batch_size: int = 4,
     device: torch.device | str = "cpu",
-) -> dict[str, float]:
+    calibrate_thresholds: bool = False,
+) -> tuple[dict[str, float], dict[str, float]]:
     """Per-class completeness, reliability and F1, their mean (the score) and class-agnostic F1.
+
+    Parameters
+    ----------
+    score_threshold
+        Threshold of every class; with ``calibrate_thresholds`` the one of classes that cannot
+        be calibrated (no truth in the split, or none found at any threshold).
+    calibrate_thresholds
+        Score each class at the threshold that maximises its F1 on this split.
 
     Returns
     -------
-    dict
-        ``score`` (mean F1 over classes with truth in the split), ``f1_<class>``,
-        ``completeness_<class>``, ``reliability_<class>``, ``f1_any`` (class-agnostic).
+    (metrics, thresholds)
+        ``metrics``: ``score`` (mean F1 over classes with truth in the split), ``f1_<class>``,
+        ``completeness_<class>``, ``reliability_<class>``, ``f1_any`` (class-agnostic), and
+        ``threshold_<class>``; ``thresholds``: the score threshold used per class.
     """
-    n_classes = len(dataset.classes)
-    tp = np.zeros(n_classes + 1, dtype=int)
-    n_pred = np.zeros(n_classes + 1, dtype=int)
-    n_true = np.zeros(n_classes + 1, dtype=int)
-    tp_any = 0
+    classes = list(dataset.classes)
+    floor = min(score_threshold, *THRESHOLD_GRID) if calibrate_thresholds else score_threshold
     records = {record.image_id: index for index, record in enumerate(dataset.records)}
+    images = []
     for image_id, det in run_model(
-        model,
-        dataset,
-        batch_size=batch_size,
-        score_threshold=score_threshold,
-        device=device,
-        progress=False,
+        model, dataset, batch_size=batch_size, score_threshold=floor, device=device, progress=False
     ):
         _, target = dataset[records[image_id]]
-        true_masks = target["masks"].numpy().astype(bool)
-        true_labels = target["labels"].numpy()
-        pred_masks = list(det["masks"].astype(bool))
+        images.append(
+            (
+                list(det["masks"].astype(bool)),
+                det["labels"],
+                det["scores"],
+                list(target["masks"].numpy().astype(bool)),
+                target["labels"].numpy(),
+            )
+        )
+    thresholds = dict.fromkeys(classes, float(score_threshold))
+    if calibrate_thresholds:
+        for k, name in enumerate(classes, start=1):
+            scores: list[float] = []
+            matched: list[bool] = []
+            n_true = 0
+            for pred_masks, labels, det_scores, true_masks, true_labels in images:
+                result = match_masks(
+                    pred_masks,
+                    true_masks,
+                    pred_labels=labels,
+                    true_labels=true_labels,
+                    pred_scores=det_scores,
+                    iou_threshold=iou_threshold,
+                    class_aware=True,
+                )
+                hits = {p for p, _, _ in result.pairs}
+                mine = np.flatnonzero(labels == k)
+                scores.extend(det_scores[mine].tolist())
+                matched.extend(int(p) in hits for p in mine)
+                n_true += int((true_labels == k).sum())
+            thresholds[name], _ = calibrate(scores, matched, n_true, default=score_threshold)
+    cut = np.array([np.inf, *(thresholds[name] for name in classes)])
+    n_classes = len(classes)
+    tp = np.zeros(n_classes + 1, dtype=int)
+    n_pred = np.zeros(n_classes + 1, dtype=int)
+    n_true_all = np.zeros(n_classes + 1, dtype=int)
+    tp_any = 0
+    for pred_masks, labels, det_scores, true_masks, true_labels in images:
+        keep = np.flatnonzero(det_scores >= cut[labels])
+        kept_masks = [pred_masks[i] for i in keep]
         for class_aware in (True, False):
             result = match_masks(
-                pred_masks,
-                list(true_masks),
-                pred_labels=det["labels"],
+                kept_masks,
+                true_masks,
+                pred_labels=labels[keep],
                 true_labels=true_labels,
-                pred_scores=det["scores"],
+                pred_scores=det_scores[keep],
                 iou_threshold=iou_threshold,
                 class_aware=class_aware,
             )
@@ -71,16 +114,19 @@ def validation_metrics(
                     tp[true_labels[t]] += 1
             else:
                 tp_any += len(result.pairs)
-        n_pred += np.bincount(det["labels"], minlength=n_classes + 1)[: n_classes + 1]
-        n_true += np.bincount(true_labels, minlength=n_classes + 1)[: n_classes + 1]
+        n_pred += np.bincount(labels[keep], minlength=n_classes + 1)[: n_classes + 1]
+        n_true_all += np.bincount(true_labels, minlength=n_classes + 1)[: n_classes + 1]
     metrics: dict[str, float] = {}
-    scores = []
-    for k, name in enumerate(dataset.classes, start=1):
-        metrics[f"f1_{name}"] = f1(int(tp[k]), int(n_pred[k]), int(n_true[k]))
-        metrics[f"completeness_{name}"] = float(tp[k] / n_true[k]) if n_true[k] else float("nan")
+    per_class = []
+    for k, name in enumerate(classes, start=1):
+        metrics[f"f1_{name}"] = f1(int(tp[k]), int(n_pred[k]), int(n_true_all[k]))
+        metrics[f"completeness_{name}"] = (
+            float(tp[k] / n_true_all[k]) if n_true_all[k] else float("nan")
+        )
         metrics[f"reliability_{name}"] = float(tp[k] / n_pred[k]) if n_pred[k] else float("nan")
-        if n_true[k]:
-            scores.append(metrics[f"f1_{name}"])
-    metrics["f1_any"] = f1(tp_any, int(n_pred.sum()), int(n_true.sum()))
-    metrics["score"] = float(np.mean(scores)) if scores else metrics["f1_any"]
-    return metrics
+        metrics[f"threshold_{name}"] = thresholds[name]
+        if n_true_all[k]:
+            per_class.append(metrics[f"f1_{name}"])
+    metrics["f1_any"] = f1(tp_any, int(n_pred.sum()), int(n_true_all.sum()))
+    metrics["score"] = float(np.mean(per_class)) if per_class else metrics["f1_any"]
+    return metrics, thresholds

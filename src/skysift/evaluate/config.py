@@ -25,6 +25,9 @@ class EvaluationConfig(StrictModel):
         Minimum mask IoU of a match (inclusive).
     score_threshold
         Detections with a lower score are not counted (mAP uses all of them).
+    score_thresholds
+        Per-class override of ``score_threshold`` (a detector's thresholds calibrated on its
+        validation split: ``evaluate-detector --thresholds-from MODEL``).
     min_snr
         Truth objects with a lower peak S/N are not counted in completeness; a detection
         matched to one is neither true nor false (left out of reliability).
@@ -46,6 +49,7 @@ class EvaluationConfig(StrictModel):
 
     iou_threshold: float = Field(0.5, gt=0.0, le=1.0)
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    score_thresholds: dict[str, float] = Field(default_factory=dict)
     min_snr: float = Field(5.0, ge=0.0)
     min_snr_by_class: dict[str, float] = Field(default_factory=lambda: {"diffuse": 0.0})
     snr_bins: list[float] = Field(

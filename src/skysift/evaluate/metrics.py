@@ -2,7 +2,8 @@
 
 Counting rules
 --------------
-- Detections with ``score < score_threshold`` are dropped before anything else.
+- Detections with ``score < score_threshold`` (or their class's ``score_thresholds`` entry) are
+  dropped before anything else.
 - Truth objects with peak S/N below the class's ``min_snr`` are *not counted*: they are left
   out of completeness, and a detection matched to one is neither true nor false (it is left out
   of reliability), like COCO's "ignore" objects. Truncated objects (cut by the cutout edge) are
@@ -314,8 +315,11 @@ def evaluate_predictions(
     for ann in gt["annotations"]:
         by_image_gt[int(ann["image_id"])].append(ann)
     by_image_pred: dict[int, list[tuple[int, Mapping[str, Any]]]] = {k: [] for k in by_image_gt}
+    cuts = [config.score_thresholds.get(name, config.score_threshold) for name in classes]
     for index, pred in enumerate(predictions):
-        if float(pred["score"]) >= config.score_threshold:
+        category = int(pred["category_id"])
+        cut = cuts[category - 1] if 1 <= category <= len(cuts) else config.score_threshold
+        if float(pred["score"]) >= cut:
             by_image_pred[int(pred["image_id"])].append((index, pred))
     for image_id in tqdm(sorted(by_image_gt), desc="matching", unit="image", disable=None):
         cutout = cutouts.get(image_id) if cutouts is not None else None

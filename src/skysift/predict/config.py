@@ -31,7 +31,11 @@ class PredictConfig(StrictModel):
         "model's per-image proposal and detection budgets are scaled by the tile area",
     )
     score_threshold: float | None = Field(
-        None, ge=0, le=1, description="minimum detection score (default: the model's own)"
+        None,
+        ge=0,
+        le=1,
+        description="minimum detection score of every class (null: the model's own, per class "
+        "as calibrated on the validation split)",
     )
     merge_iou: float = Field(
         0.3,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,6 +22,7 @@ import numpy as np
 from skysift.data.config import NormalisationSpec
 from skysift.data.normalise import normalise
 from skysift.detect.config import MASK_THRESHOLD
+from skysift.detect.thresholds import label_thresholds
 from skysift.predict.lazymap import LazyMap
 from skysift.predict.tiling import Tile
 
@@ -117,7 +118,7 @@ class DetectorPredictor:
 
     Each raw tile is normalised by :func:`skysift.data.normalise.normalise` with the
     checkpoint's spec (exactly the training preprocessing of a cutout), the batch goes through
-    the model in inference mode, and detections with ``score >= score_threshold`` are kept,
+    the model in inference mode, and detections with ``score >=`` their class's threshold are kept,
     masks thresholded at probability 0.5. The model's own ``roi_heads.score_thresh`` is raised
     to the threshold (same detections, no mask-head work for boxes that would be dropped).
 
@@ -128,7 +129,8 @@ class DetectorPredictor:
     meta
         The checkpoint's ``skysift`` block (classes, normalisation, size_pix).
     score_threshold
-        Minimum score.
+        Minimum score: one for every class, or one per class name
+        (:func:`skysift.detect.thresholds.class_thresholds`).
     device
         Torch device of the model.
     precision
@@ -151,7 +153,7 @@ class DetectorPredictor:
         model: MaskRCNN,
         meta: dict[str, Any],
         *,
-        score_threshold: float,
+        score_threshold: float | Mapping[str, float],
         device: str | torch.device = "cpu",
         precision: str = "float32",
         max_proposals: int | None = None,
@@ -166,7 +168,11 @@ class DetectorPredictor:
         if self.size_pix != trained:
             scale_budgets(self.model, self.size_pix, (self.size_pix / trained) ** 2)
         self.spec = NormalisationSpec.model_validate(meta["normalisation"])
-        self.score_threshold = float(score_threshold)
+        if isinstance(score_threshold, Mapping):
+            self.score_thresholds = {name: float(score_threshold[name]) for name in self.classes}
+        else:
+            self.score_thresholds = dict.fromkeys(self.classes, float(score_threshold))
+        self.label_cuts = label_thresholds(self.score_thresholds, self.classes)
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
         self.autocast_dtype = torch.bfloat16 if self.precision == "bfloat16" else None
@@ -177,7 +183,8 @@ class DetectorPredictor:
         # and the mask head (same kept detections, far less mask-head work). torchvision keeps
         # score > score_thresh; the float32 just below the threshold makes that ">= threshold".
         roi_heads = self.model.roi_heads
-        below = float(np.nextafter(np.float32(self.score_threshold), np.float32(0)))
+        lowest = min(self.score_thresholds.values())
+        below = float(np.nextafter(np.float32(lowest), np.float32(0)))
         roi_heads.score_thresh = max(float(roi_heads.score_thresh), below)
 
     def __call__(self, tiles: Sequence[np.ndarray]) -> list[TileDetections]:
@@ -195,14 +202,17 @@ class DetectorPredictor:
             outputs = self.model(images)
         results = []
         for output in outputs:
-            scores = output["scores"].float()
-            keep = scores >= self.score_threshold
-            labels = output["labels"][keep].cpu().numpy()
+            scores = output["scores"].float().cpu().numpy()
+            all_labels = output["labels"].cpu().numpy()
+            keep = scores >= self.label_cuts[all_labels]
+            labels = all_labels[keep]
             results.append(
                 TileDetections(
                     labels=[self.classes[int(k) - 1] for k in labels],
-                    scores=scores[keep].cpu().numpy().astype(np.float64),
-                    masks=(output["masks"][keep, 0].float() > MASK_THRESHOLD).cpu().numpy(),
+                    scores=scores[keep].astype(np.float64),
+                    masks=(output["masks"][torch.from_numpy(keep), 0].float() > MASK_THRESHOLD)
+                    .cpu()
+                    .numpy(),
                 )
             )
         return results

@@ -66,6 +66,7 @@ def load_predictor(
     from skysift.data.config import NormalisationSpec
     from skysift.detect.checkpoint import load_detector, read_checkpoint
     from skysift.detect.dataset import read_dataset_info
+    from skysift.detect.thresholds import class_thresholds
 
     expect: dict[str, Any] = {}
     if dataset_dir is not None:
@@ -84,15 +85,10 @@ def load_predictor(
             raise InputFileError(model_path, f"stored normalisation is invalid ({exc})") from exc
         expect = {"expect_in_channels": len(spec.channels)}
     model, meta = load_detector(model_path, device=torch.device(config.device), **expect)
-    threshold = (
-        float(meta["model_config"]["score_threshold"])
-        if config.score_threshold is None
-        else config.score_threshold
-    )
     return DetectorPredictor(
         model,
         meta,
-        score_threshold=threshold,
+        score_threshold=class_thresholds(meta, config.score_threshold),
         device=config.device,
         precision=config.precision,
         max_proposals=config.max_proposals,
@@ -301,6 +297,7 @@ def _merge_and_write(
         "merged_over_tiles": int(sum(o.n_tiles > 1 for o in objects)),
         "settings": config.model_dump(mode="json"),
         "precision": getattr(predictor, "precision", config.precision),
+        "score_thresholds": getattr(predictor, "score_thresholds", config.score_threshold),
         "skysift_version": __version__,
         **run_info,
     }

@@ -1,0 +1,166 @@
+"""Per-class score thresholds: calibration on validation and use in prediction, exact cases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from skysift.data.config import ChannelSpec, NormalisationSpec
+from skysift.detect import validate
+from skysift.detect.thresholds import (
+    THRESHOLD_GRID,
+    calibrate,
+    class_thresholds,
+    f1_curve,
+    label_thresholds,
+)
+from skysift.predict.inference import DetectorPredictor
+
+# One class: five detections, three of them matched, four truth objects.
+SCORES = [0.9, 0.7, 0.35, 0.3, 0.1]
+MATCHED = [True, False, True, True, False]
+
+
+def test_f1_curve_exact() -> None:
+    curve = dict(zip(THRESHOLD_GRID, f1_curve(SCORES, MATCHED, 4), strict=True))
+    assert curve[0.05] == pytest.approx(6 / 9)  # all 5 kept, 3 true
+    assert curve[0.1] == pytest.approx(6 / 9)  # inclusive: 0.1 >= 0.1
+    assert curve[0.15] == pytest.approx(6 / 8) and curve[0.3] == pytest.approx(6 / 8)
+    assert curve[0.35] == pytest.approx(4 / 7)
+    assert curve[0.5] == pytest.approx(2 / 6)
+    assert curve[0.9] == pytest.approx(2 / 5)
+    assert curve[0.95] == 0.0
+
+
+def test_calibrate_takes_the_highest_of_tied_thresholds() -> None:
+    assert calibrate(SCORES, MATCHED, 4, default=0.5) == (0.3, pytest.approx(0.75))
+
+
+def test_calibrate_keeps_the_default_when_there_is_nothing_to_learn() -> None:
+    # no truth of the class: its detections are all false, F1 of the default reported
+    assert calibrate([0.9, 0.2], [False, False], 0, default=0.5) == (0.5, 0.0)
+    # truth but nothing of it found at any threshold
+    assert calibrate([0.9, 0.6], [False, False], 3, default=0.5) == (0.5, 0.0)
+    assert calibrate([], [], 0, default=0.4) == (0.4, 1.0)
+
+
+def test_class_thresholds_of_a_checkpoint() -> None:
+    meta: dict[str, Any] = {"classes": ["a", "b"], "model_config": {"score_threshold": 0.5}}
+    assert class_thresholds(meta) == {"a": 0.5, "b": 0.5}  # before calibration, or last.pt
+    meta["score_thresholds"] = {"a": 0.25}
+    assert class_thresholds(meta) == {"a": 0.25, "b": 0.5}
+    assert class_thresholds(meta, override=0.1) == {"a": 0.1, "b": 0.1}
+    cuts = label_thresholds({"a": 0.25, "b": 0.5}, ["a", "b"])
+    assert cuts[0] == np.inf and cuts[1:].tolist() == [0.25, 0.5]
+
+
+def square(y: int, x: int, size: int = 4) -> np.ndarray:
+    mask = np.zeros((16, 16), dtype=bool)
+    mask[y : y + size, x : x + size] = True
+    return mask
+
+
+class FakeValSet:
+    """One image: two truths of class a, one of class b."""
+
+    def __init__(self) -> None:
+        self.classes = ["a", "b"]
+        self.records = [SimpleNamespace(image_id=7)]
+        self.masks = [square(0, 0), square(8, 8), square(0, 10)]
+        self.labels = [1, 1, 2]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        target = {
+            "masks": torch.from_numpy(np.stack(self.masks)).to(torch.uint8),
+            "labels": torch.tensor(self.labels),
+        }
+        return torch.zeros(1, 16, 16), target
+
+
+def fake_run_model(model: Any, dataset: Any, **kwargs: Any) -> Iterator[tuple[int, dict]]:
+    assert kwargs["score_threshold"] <= min(THRESHOLD_GRID)  # calibration sees low scores
+    masks = [square(0, 0), square(8, 8), square(12, 0), square(0, 13)]  # the b one: IoU 0.2
+    yield (
+        7,
+        {
+            "labels": np.array([1, 1, 1, 2]),
+            "scores": np.array([0.9, 0.3, 0.2, 0.4]),
+            "masks": np.stack(masks),
+        },
+    )
+
+
+def test_validation_scores_each_class_at_its_calibrated_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(validate, "run_model", fake_run_model)
+    metrics, thresholds = validate.validation_metrics(
+        None,  # type: ignore[arg-type]
+        FakeValSet(),  # type: ignore[arg-type]
+        score_threshold=0.5,
+        calibrate_thresholds=True,
+    )
+    # class a: 0.9 and 0.3 match, 0.2 is false: best F1 1.0 from 0.25 to 0.3, the highest kept
+    # class b: nothing matched at any threshold: the default 0.5 (its 0.4 detection dropped)
+    assert thresholds == {"a": 0.3, "b": 0.5}
+    assert metrics["threshold_a"] == 0.3
+    assert metrics["f1_a"] == 1.0 and metrics["f1_b"] == 0.0
+    assert metrics["score"] == pytest.approx(0.5)
+    assert metrics["f1_any"] == pytest.approx(4 / 5)  # 2 kept, both true; 3 truths
+
+
+def test_validation_without_calibration_uses_one_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def run_at_threshold(model: Any, dataset: Any, **kwargs: Any) -> Iterator[tuple[int, dict]]:
+        image_id, det = next(fake_run_model(model, dataset, score_threshold=0.0))
+        keep = det["scores"] >= kwargs["score_threshold"]
+        yield image_id, {key: value[keep] for key, value in det.items()}
+
+    monkeypatch.setattr(validate, "run_model", run_at_threshold)
+    metrics, thresholds = validate.validation_metrics(
+        None,  # type: ignore[arg-type]
+        FakeValSet(),  # type: ignore[arg-type]
+        score_threshold=0.5,
+    )
+    assert thresholds == {"a": 0.5, "b": 0.5}
+    assert metrics["f1_a"] == pytest.approx(2 / 3)  # only the 0.9 detection: 1 of 2 truths
+
+
+class FakeDetector(torch.nn.Module):
+    """Returns fixed detections: labels 1, 2, 1 with scores 0.3, 0.3, 0.6."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.roi_heads = SimpleNamespace(score_thresh=0.05, detections_per_img=10)
+
+    def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        masks = torch.zeros(3, 1, 16, 16)
+        masks[:, :, 4:8, 4:8] = 1.0
+        output = {
+            "labels": torch.tensor([1, 2, 1]),
+            "scores": torch.tensor([0.3, 0.3, 0.6]),
+            "masks": masks,
+        }
+        return [output for _ in images]
+
+
+def test_whole_map_predictor_applies_the_threshold_of_each_class() -> None:
+    spec = NormalisationSpec(channels=[ChannelSpec(method="minmax")])
+    meta = {"classes": ["a", "b"], "size_pix": 16, "normalisation": spec.model_dump(mode="json")}
+    predictor = DetectorPredictor(FakeDetector(), meta, score_threshold={"a": 0.5, "b": 0.25})
+    tile = np.random.default_rng(0).normal(size=(16, 16)).astype(np.float32)
+    (detections,) = predictor([tile])
+    assert detections.labels == ["b", "a"]  # a at 0.3 dropped, b at 0.3 kept
+    assert detections.scores.tolist() == pytest.approx([0.3, 0.6])
+    assert detections.masks.shape == (2, 16, 16) and detections.masks[:, 5, 5].all()
+    # the model itself drops boxes just below the lowest threshold, none at or above it
+    assert predictor.model.roi_heads.score_thresh == pytest.approx(0.25)
+    assert predictor.model.roi_heads.score_thresh < 0.25
+    one = DetectorPredictor(FakeDetector(), meta, score_threshold=0.5)
+    assert one([tile])[0].labels == ["a"]
