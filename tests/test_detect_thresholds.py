@@ -85,9 +85,11 @@ class FakeValSet:
 def fake_run_model(model: Any, dataset: Any, **kwargs: Any) -> Iterator[tuple[int, dict]]:
     assert kwargs["score_threshold"] <= min(THRESHOLD_GRID)  # calibration sees low scores
     masks = [square(0, 0), square(8, 8), square(12, 0), square(0, 13)]  # the b one: IoU 0.2
+    boxes = [[0, 0, 4, 4], [8, 8, 12, 12], [0, 12, 4, 16], [13, 0, 16, 4]]
     yield (
         7,
         {
+            "boxes": np.array(boxes, dtype=np.float32),
             "labels": np.array([1, 1, 1, 2]),
             "scores": np.array([0.9, 0.3, 0.2, 0.4]),
             "masks": np.stack(masks),
@@ -104,6 +106,7 @@ def test_validation_scores_each_class_at_its_calibrated_threshold(
         FakeValSet(),  # type: ignore[arg-type]
         score_threshold=0.5,
         calibrate_thresholds=True,
+        nms_iou=0.5,
     )
     # class a: 0.9 and 0.3 match, 0.2 is false: best F1 1.0 from 0.25 to 0.3, the highest kept
     # class b: nothing matched at any threshold: the default 0.5 (its 0.4 detection dropped)
@@ -127,40 +130,58 @@ def test_validation_without_calibration_uses_one_threshold(
         None,  # type: ignore[arg-type]
         FakeValSet(),  # type: ignore[arg-type]
         score_threshold=0.5,
+        nms_iou=0.5,
     )
     assert thresholds == {"a": 0.5, "b": 0.5}
     assert metrics["f1_a"] == pytest.approx(2 / 3)  # only the 0.9 detection: 1 of 2 truths
 
 
 class FakeDetector(torch.nn.Module):
-    """Returns fixed detections: labels 1, 2, 1 with scores 0.3, 0.3, 0.6."""
+    """Returns fixed detections (labels, scores, boxes; every mask the same square)."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: list[int], scores: list[float], boxes: list[list[int]]) -> None:
         super().__init__()
-        self.roi_heads = SimpleNamespace(score_thresh=0.05, detections_per_img=10)
+        self.roi_heads = SimpleNamespace(score_thresh=0.05, detections_per_img=10, nms_thresh=0.5)
+        self.output = {"labels": torch.tensor(labels), "scores": torch.tensor(scores)}
+        self.output["boxes"] = torch.tensor(boxes, dtype=torch.float32)
+        self.output["masks"] = torch.zeros(len(labels), 1, 16, 16)
+        self.output["masks"][:, :, 4:8, 4:8] = 1.0
 
     def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
-        masks = torch.zeros(3, 1, 16, 16)
-        masks[:, :, 4:8, 4:8] = 1.0
-        output = {
-            "labels": torch.tensor([1, 2, 1]),
-            "scores": torch.tensor([0.3, 0.3, 0.6]),
-            "masks": masks,
-        }
-        return [output for _ in images]
+        return [self.output for _ in images]
+
+
+META = {
+    "classes": ["a", "b"],
+    "size_pix": 16,
+    "normalisation": NormalisationSpec(channels=[ChannelSpec(method="minmax")]).model_dump(
+        mode="json"
+    ),
+}
+TILE = np.random.default_rng(0).normal(size=(16, 16)).astype(np.float32)
 
 
 def test_whole_map_predictor_applies_the_threshold_of_each_class() -> None:
-    spec = NormalisationSpec(channels=[ChannelSpec(method="minmax")])
-    meta = {"classes": ["a", "b"], "size_pix": 16, "normalisation": spec.model_dump(mode="json")}
-    predictor = DetectorPredictor(FakeDetector(), meta, score_threshold={"a": 0.5, "b": 0.25})
-    tile = np.random.default_rng(0).normal(size=(16, 16)).astype(np.float32)
-    (detections,) = predictor([tile])
-    assert detections.labels == ["b", "a"]  # a at 0.3 dropped, b at 0.3 kept
-    assert detections.scores.tolist() == pytest.approx([0.3, 0.6])
+    apart = [[0, 0, 4, 4], [6, 6, 10, 10], [12, 12, 16, 16]]
+    model = FakeDetector([1, 2, 1], [0.6, 0.3, 0.3], apart)
+    predictor = DetectorPredictor(model, META, score_threshold={"a": 0.5, "b": 0.25})
+    (detections,) = predictor([TILE])
+    assert detections.labels == ["a", "b"]  # a at 0.3 dropped, b at 0.3 kept
+    assert detections.scores.tolist() == pytest.approx([0.6, 0.3])
     assert detections.masks.shape == (2, 16, 16) and detections.masks[:, 5, 5].all()
     # the model itself drops boxes just below the lowest threshold, none at or above it
     assert predictor.model.roi_heads.score_thresh == pytest.approx(0.25)
     assert predictor.model.roi_heads.score_thresh < 0.25
-    one = DetectorPredictor(FakeDetector(), meta, score_threshold=0.5)
-    assert one([tile])[0].labels == ["a"]
+    one = DetectorPredictor(model, META, score_threshold=0.5)
+    assert one([TILE])[0].labels == ["a"]
+
+
+def test_one_proposal_under_two_classes_is_reported_once() -> None:
+    # a and b on nearly the same box (IoU 0.9 > nms 0.5), both above their thresholds: the
+    # higher score stays; a b box beside them (IoU 0) is another object
+    boxes = [[0, 0, 10, 10], [0, 0, 10, 9], [10, 0, 14, 4]]
+    model = FakeDetector([2, 1, 2], [0.45, 0.3, 0.3], boxes)
+    predictor = DetectorPredictor(model, META, score_threshold={"a": 0.2, "b": 0.2})
+    (detections,) = predictor([TILE])
+    assert detections.labels == ["b", "b"]
+    assert detections.scores.tolist() == pytest.approx([0.45, 0.3])

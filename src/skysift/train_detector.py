@@ -9,15 +9,18 @@ Reads:
                   detect.weights_path (nothing is ever downloaded)
 Settings: section `detect` of --settings (backbone, anchors, lean head sizes, optimizer, lr,
 warmup_steps, schedule, max_steps, batch_size, grad_clip, amp, checkpoint_every, eval_every,
-early_stopping_patience, class_balanced, augment, score_threshold, device, seed).
+early_stopping_patience, class_balanced, augment, score_threshold, calibrate_thresholds, device,
+seed).
 
 Writes into --out:
   model.pt            best checkpoint on the val split (weights + model config, classes,
-                      normalisation, size: prediction refuses data that differ)
+                      normalisation, size: prediction refuses data that differ; with
+                      calibrate_thresholds the per-class score thresholds of best val F1,
+                      which prediction applies)
   last.pt             full training state every checkpoint_every steps; a killed run started
                       again with the same --out resumes from it (--no-resume starts afresh)
   train_log.csv       losses per step and validation rows (per-class F1, completeness,
-                      reliability at mask IoU 0.5)
+                      reliability at mask IoU 0.5, and the score threshold of each class)
   loss_curves.png     losses and validation score against step
   train_summary.json  steps, best score, final validation metrics, s/step
 """

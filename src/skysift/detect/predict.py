@@ -23,7 +23,7 @@ from skysift.data.coco import encode_mask
 from skysift.detect.checkpoint import load_detector
 from skysift.detect.config import MASK_THRESHOLD
 from skysift.detect.dataset import CutoutDataset, collate, read_dataset_info
-from skysift.detect.thresholds import class_thresholds
+from skysift.detect.thresholds import class_thresholds, select_detections
 from skysift.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def run_model(
     """
     n_classes = len(dataset.classes)
     cuts = np.broadcast_to(np.asarray(score_threshold, dtype=float), (n_classes,))
-    per_label = torch.tensor([float("inf"), *cuts.tolist()], dtype=torch.float32)
+    per_label = np.array([np.inf, *cuts.tolist()])
+    nms_iou = float(model.roi_heads.nms_thresh)
     model.eval()
     loader = DataLoader(
         dataset,
@@ -63,7 +64,9 @@ def run_model(
         ):
             outputs = model([image.to(device) for image in images])
             for target, output in zip(targets, outputs, strict=True):
-                keep = output["scores"] >= per_label.to(output["scores"].device)[output["labels"]]
+                keep = select_detections(
+                    output["boxes"], output["labels"], output["scores"], per_label, nms_iou
+                )
                 yield (
                     int(target["image_id"]),
                     {

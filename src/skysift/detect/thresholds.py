@@ -18,9 +18,12 @@ detections with score >= ``t``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch only where detections are selected (MPI and fake tests skip it)
+    import torch
 
 #: Thresholds tried per class (inclusive: a detection is kept when score >= threshold).
 THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -100,3 +103,38 @@ def class_thresholds(meta: Mapping[str, Any], override: float | None = None) -> 
 def label_thresholds(thresholds: Mapping[str, float], classes: Sequence[str]) -> np.ndarray:
     """Thresholds indexed by model label (1..K; index 0, the background, is never used)."""
     return np.array([np.inf, *(float(thresholds[name]) for name in classes)])
+
+
+def select_detections(
+    boxes: torch.Tensor,
+    labels: torch.Tensor,
+    scores: torch.Tensor,
+    label_cuts: Sequence[float] | np.ndarray,
+    nms_iou: float,
+) -> torch.Tensor:
+    """Indices of the detections reported, in the model's order.
+
+    A detection is kept when its score reaches its class's threshold (``label_cuts`` indexed by
+    label, :func:`label_thresholds`) and no kept detection of higher score overlaps its box by
+    IoU > ``nms_iou`` (the model's ``box_nms_thresh``). The model suppresses overlaps within a
+    class only; below 0.5 one proposal can pass under two classes (an ``extended`` and an
+    ``extended-multi`` outline of the same galaxy), and a catalogue wants one row per object.
+
+    Parameters
+    ----------
+    boxes
+        Shape (N, 4), x1, y1, x2, y2 pixels.
+    labels
+        Shape (N,), 1..K.
+    scores
+        Shape (N,).
+    """
+    import torch
+    from torchvision.ops import nms
+
+    cuts = torch.as_tensor(np.asarray(label_cuts, dtype=np.float32), device=scores.device)
+    keep = torch.nonzero(scores.float() >= cuts[labels]).flatten()
+    if keep.numel() > 1:
+        survivors = nms(boxes[keep].float(), scores[keep].float(), float(nms_iou))
+        keep = keep[survivors].sort().values
+    return keep

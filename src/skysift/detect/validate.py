@@ -5,6 +5,8 @@ validation score that picks the best checkpoint counts exactly as ``skysift eval
 does (before its S/N cuts, which need the science fields). With ``calibrate`` each class is
 scored at its own threshold, the one of :data:`skysift.detect.thresholds.THRESHOLD_GRID` that
 maximises its F1 (:mod:`skysift.detect.thresholds`); the thresholds are returned with the scores.
+The detections scored are the ones prediction reports (thresholds, then the cross-class overlap
+rule of :func:`skysift.detect.thresholds.select_detections`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from torchvision.models.detection import MaskRCNN
 
 from skysift.detect.dataset import CutoutDataset
 from skysift.detect.predict import run_model
-from skysift.detect.thresholds import THRESHOLD_GRID, calibrate
+from skysift.detect.thresholds import (
+    THRESHOLD_GRID,
+    calibrate,
+    label_thresholds,
+    select_detections,
+)
 from skysift.evaluate.matching import match_masks
 
 
@@ -33,6 +40,7 @@ def validation_metrics(
     batch_size: int = 4,
     device: torch.device | str = "cpu",
     calibrate_thresholds: bool = False,
+    nms_iou: float | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Per-class completeness, reliability and F1, their mean (the score) and class-agnostic F1.
 
@@ -43,6 +51,10 @@ def validation_metrics(
         be calibrated (no truth in the split, or none found at any threshold).
     calibrate_thresholds
         Score each class at the threshold that maximises its F1 on this split.
+    nms_iou
+        Box IoU above which the lower-scored of two kept detections of different classes is
+        dropped, as in prediction (:func:`skysift.detect.thresholds.select_detections`;
+        default: the model's ``box_nms_thresh``).
 
     Returns
     -------
@@ -52,6 +64,7 @@ def validation_metrics(
         ``threshold_<class>``; ``thresholds``: the score threshold used per class.
     """
     classes = list(dataset.classes)
+    nms_iou = float(model.roi_heads.nms_thresh) if nms_iou is None else nms_iou
     floor = min(score_threshold, *THRESHOLD_GRID) if calibrate_thresholds else score_threshold
     records = {record.image_id: index for index, record in enumerate(dataset.records)}
     images = []
@@ -61,6 +74,7 @@ def validation_metrics(
         _, target = dataset[records[image_id]]
         images.append(
             (
+                det["boxes"],
                 list(det["masks"].astype(bool)),
                 det["labels"],
                 det["scores"],
@@ -74,7 +88,7 @@ def validation_metrics(
             scores: list[float] = []
             matched: list[bool] = []
             n_true = 0
-            for pred_masks, labels, det_scores, true_masks, true_labels in images:
+            for _, pred_masks, labels, det_scores, true_masks, true_labels in images:
                 result = match_masks(
                     pred_masks,
                     true_masks,
@@ -90,14 +104,20 @@ def validation_metrics(
                 matched.extend(int(p) in hits for p in mine)
                 n_true += int((true_labels == k).sum())
             thresholds[name], _ = calibrate(scores, matched, n_true, default=score_threshold)
-    cut = np.array([np.inf, *(thresholds[name] for name in classes)])
+    cut = label_thresholds(thresholds, classes)
     n_classes = len(classes)
     tp = np.zeros(n_classes + 1, dtype=int)
     n_pred = np.zeros(n_classes + 1, dtype=int)
     n_true_all = np.zeros(n_classes + 1, dtype=int)
     tp_any = 0
-    for pred_masks, labels, det_scores, true_masks, true_labels in images:
-        keep = np.flatnonzero(det_scores >= cut[labels])
+    for boxes, pred_masks, labels, det_scores, true_masks, true_labels in images:
+        keep = select_detections(
+            torch.as_tensor(boxes),
+            torch.as_tensor(labels),
+            torch.as_tensor(det_scores),
+            cut,
+            nms_iou,
+        ).numpy()
         kept_masks = [pred_masks[i] for i in keep]
         for class_aware in (True, False):
             result = match_masks(

@@ -22,7 +22,7 @@ import numpy as np
 from skysift.data.config import NormalisationSpec
 from skysift.data.normalise import normalise
 from skysift.detect.config import MASK_THRESHOLD
-from skysift.detect.thresholds import label_thresholds
+from skysift.detect.thresholds import label_thresholds, select_detections
 from skysift.predict.lazymap import LazyMap
 from skysift.predict.tiling import Tile
 
@@ -173,6 +173,7 @@ class DetectorPredictor:
         else:
             self.score_thresholds = dict.fromkeys(self.classes, float(score_threshold))
         self.label_cuts = label_thresholds(self.score_thresholds, self.classes)
+        self.nms_iou = float(self.model.roi_heads.nms_thresh)  # also across classes
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
         self.autocast_dtype = torch.bfloat16 if self.precision == "bfloat16" else None
@@ -202,17 +203,16 @@ class DetectorPredictor:
             outputs = self.model(images)
         results = []
         for output in outputs:
-            scores = output["scores"].float().cpu().numpy()
-            all_labels = output["labels"].cpu().numpy()
-            keep = scores >= self.label_cuts[all_labels]
-            labels = all_labels[keep]
+            keep = select_detections(
+                output["boxes"], output["labels"], output["scores"], self.label_cuts, self.nms_iou
+            )
+            scores = output["scores"][keep].float().cpu().numpy()
+            labels = output["labels"][keep].cpu().numpy()
             results.append(
                 TileDetections(
                     labels=[self.classes[int(k) - 1] for k in labels],
-                    scores=scores[keep].astype(np.float64),
-                    masks=(output["masks"][torch.from_numpy(keep), 0].float() > MASK_THRESHOLD)
-                    .cpu()
-                    .numpy(),
+                    scores=scores.astype(np.float64),
+                    masks=(output["masks"][keep, 0].float() > MASK_THRESHOLD).cpu().numpy(),
                 )
             )
         return results
