@@ -37,8 +37,11 @@ def test_f1_curve_exact() -> None:
     assert curve[0.95] == 0.0
 
 
-def test_calibrate_takes_the_highest_of_tied_thresholds() -> None:
-    assert calibrate(SCORES, MATCHED, 4, default=0.5) == (0.3, pytest.approx(0.75))
+def test_calibrate_takes_the_middle_of_tied_thresholds() -> None:
+    # F1 0.75 from 0.15 to 0.3: the upper middle of the four
+    assert calibrate(SCORES, MATCHED, 4, default=0.5) == (0.25, pytest.approx(0.75))
+    # one detection at 0.96 matched: F1 1 everywhere on the grid: 0.5, the 10th of 19
+    assert calibrate([0.96], [True], 1, default=0.3) == (0.5, 1.0)
 
 
 def test_calibrate_keeps_the_default_when_there_is_nothing_to_learn() -> None:
@@ -108,7 +111,7 @@ def test_validation_scores_each_class_at_its_calibrated_threshold(
         calibrate_thresholds=True,
         nms_iou=0.5,
     )
-    # class a: 0.9 and 0.3 match, 0.2 is false: best F1 1.0 from 0.25 to 0.3, the highest kept
+    # class a: 0.9 and 0.3 match, 0.2 is false: best F1 1.0 at 0.25 and 0.3 (upper middle: 0.3)
     # class b: nothing matched at any threshold: the default 0.5 (its 0.4 detection dropped)
     assert thresholds == {"a": 0.3, "b": 0.5}
     assert metrics["threshold_a"] == 0.3

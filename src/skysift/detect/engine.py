@@ -153,7 +153,8 @@ def _check_resumable(state: dict[str, Any], config: DetectorConfig, path: Path) 
             raise ConfigError(
                 f"detect.{key}",
                 f"differs from the checkpoint {path} ({stored.get(key)!r} there, {value!r} now); "
-                "train with --no-resume or another --out to start afresh",
+                f"to start afresh, delete {path} (the workflow's way) or train with --no-resume "
+                "or another --out",
             )
 
 

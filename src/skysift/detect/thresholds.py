@@ -74,14 +74,17 @@ def calibrate(
 ) -> tuple[float, float]:
     """The threshold of ``grid`` with the best F1 for one class, and that F1.
 
-    Ties go to the highest threshold (fewest detections for the same F1). A class without
+    Ties go to the middle one of the tied thresholds (the upper middle of an even number): a
+    run of equal F1 means no validation detection scores in between, and its middle keeps the
+    most room on both sides. A class without
     truth objects, or whose F1 is 0 at every threshold (nothing of it found), keeps ``default``:
     there is nothing to calibrate on. The F1 returned is the one at the returned threshold.
     """
     curve = f1_curve(scores, matched, n_true, grid)
     if n_true == 0 or curve.max() <= 0:
         return float(default), float(f1_curve(scores, matched, n_true, [default])[0])
-    best = np.flatnonzero(curve == curve.max())[-1]
+    tied = np.flatnonzero(curve == curve.max())
+    best = tied[len(tied) // 2]
     return float(grid[best]), float(curve[best])
 
 
