@@ -18,6 +18,7 @@ from skysift.detect.thresholds import (
     class_thresholds,
     f1_curve,
     label_thresholds,
+    select_detections,
 )
 from skysift.predict.inference import DetectorPredictor
 
@@ -86,16 +87,21 @@ class FakeValSet:
 
 
 def fake_run_model(model: Any, dataset: Any, **kwargs: Any) -> Iterator[tuple[int, dict]]:
-    assert kwargs["score_threshold"] <= min(THRESHOLD_GRID)  # calibration sees low scores
-    masks = [square(0, 0), square(8, 8), square(12, 0), square(0, 13)]  # the b one: IoU 0.2
-    boxes = [[0, 0, 4, 4], [8, 8, 12, 12], [0, 12, 4, 16], [13, 0, 16, 4]]
+    """a: 0.9 and 0.85 on the a truths, 0.4 on the b truth (false); b: 0.3 on the b truth."""
+    masks = np.stack([square(0, 0), square(8, 8), square(0, 10), square(0, 10)])
+    boxes = torch.tensor([[0, 0, 4, 4], [8, 8, 12, 12], [10, 0, 14, 4], [10, 0, 14, 4]])
+    labels = torch.tensor([1, 1, 1, 2])
+    scores = torch.tensor([0.9, 0.85, 0.4, 0.3])
+    cuts = np.full(3, kwargs["score_threshold"])
+    nms = 0.5 if kwargs.get("one_per_place", True) else 1.0  # as run_model does
+    keep = select_detections(boxes.float(), labels, scores, cuts, nms).numpy()
     yield (
         7,
         {
-            "boxes": np.array(boxes, dtype=np.float32),
-            "labels": np.array([1, 1, 1, 2]),
-            "scores": np.array([0.9, 0.3, 0.2, 0.4]),
-            "masks": np.stack(masks),
+            "boxes": boxes.numpy()[keep].astype(np.float32),
+            "labels": labels.numpy()[keep],
+            "scores": scores.numpy()[keep],
+            "masks": masks[keep],
         },
     )
 
@@ -111,24 +117,20 @@ def test_validation_scores_each_class_at_its_calibrated_threshold(
         calibrate_thresholds=True,
         nms_iou=0.5,
     )
-    # class a: 0.9 and 0.3 match, 0.2 is false: best F1 1.0 at 0.25 and 0.3 (upper middle: 0.3)
-    # class b: nothing matched at any threshold: the default 0.5 (its 0.4 detection dropped)
-    assert thresholds == {"a": 0.3, "b": 0.5}
-    assert metrics["threshold_a"] == 0.3
-    assert metrics["f1_a"] == 1.0 and metrics["f1_b"] == 0.0
-    assert metrics["score"] == pytest.approx(0.5)
-    assert metrics["f1_any"] == pytest.approx(4 / 5)  # 2 kept, both true; 3 truths
+    # a: F1 1 from 0.45 to 0.85 (nine grid points): the middle, 0.65, drops the false 0.4.
+    # b: F1 1 from 0.05 to 0.3 (six): the upper middle, 0.2. The a detection at 0.4 on the same
+    # box does not suppress b's 0.3, being below its own class's threshold (calibration sees
+    # the detections before the cross-class rule)
+    assert thresholds == {"a": 0.65, "b": 0.2}
+    assert metrics["threshold_a"] == 0.65
+    assert metrics["f1_a"] == 1.0 and metrics["f1_b"] == 1.0
+    assert metrics["score"] == 1.0 and metrics["f1_any"] == 1.0
 
 
 def test_validation_without_calibration_uses_one_threshold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def run_at_threshold(model: Any, dataset: Any, **kwargs: Any) -> Iterator[tuple[int, dict]]:
-        image_id, det = next(fake_run_model(model, dataset, score_threshold=0.0))
-        keep = det["scores"] >= kwargs["score_threshold"]
-        yield image_id, {key: value[keep] for key, value in det.items()}
-
-    monkeypatch.setattr(validate, "run_model", run_at_threshold)
+    monkeypatch.setattr(validate, "run_model", fake_run_model)
     metrics, thresholds = validate.validation_metrics(
         None,  # type: ignore[arg-type]
         FakeValSet(),  # type: ignore[arg-type]
@@ -136,7 +138,9 @@ def test_validation_without_calibration_uses_one_threshold(
         nms_iou=0.5,
     )
     assert thresholds == {"a": 0.5, "b": 0.5}
-    assert metrics["f1_a"] == pytest.approx(2 / 3)  # only the 0.9 detection: 1 of 2 truths
+    assert metrics["f1_a"] == 1.0 and metrics["f1_b"] == 0.0  # b's 0.3 is below 0.5
+    assert metrics["score"] == pytest.approx(0.5)
+    assert metrics["f1_any"] == pytest.approx(4 / 5)  # 2 kept, both true; 3 truths
 
 
 class FakeDetector(torch.nn.Module):

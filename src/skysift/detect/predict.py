@@ -37,18 +37,21 @@ def run_model(
     score_threshold: float | Sequence[float] = 0.5,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    one_per_place: bool = True,
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Yield ``(image_id, detections)`` for every image of ``dataset`` (no augmentation).
 
     ``detections`` holds numpy arrays: ``boxes`` (N, 4) x1, y1, x2, y2 pixels, ``labels`` (N,)
     1..K in the model's classes, ``scores`` (N,), ``masks`` (N, H, W) bool (probability > 0.5);
     only detections with score >= ``score_threshold``: one number, or one per class in label
-    order (K values). The model is left in eval mode.
+    order (K values), and with ``one_per_place`` none whose box overlaps a higher-scored kept one
+    of another class (:func:`skysift.detect.thresholds.select_detections`; validation turns it
+    off to choose the thresholds first). The model is left in eval mode.
     """
     n_classes = len(dataset.classes)
     cuts = np.broadcast_to(np.asarray(score_threshold, dtype=float), (n_classes,))
     per_label = np.array([np.inf, *cuts.tolist()])
-    nms_iou = float(model.roi_heads.nms_thresh)
+    nms_iou = float(model.roi_heads.nms_thresh) if one_per_place else 1.0
     model.eval()
     loader = DataLoader(
         dataset,

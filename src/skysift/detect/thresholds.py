@@ -137,7 +137,7 @@ def select_detections(
 
     cuts = torch.as_tensor(np.asarray(label_cuts, dtype=np.float32), device=scores.device)
     keep = torch.nonzero(scores.float() >= cuts[labels]).flatten()
-    if keep.numel() > 1:
+    if keep.numel() > 1 and nms_iou < 1:  # IoU > 1 never happens: 1 turns the rule off
         survivors = nms(boxes[keep].float(), scores[keep].float(), float(nms_iou))
         keep = keep[survivors].sort().values
     return keep

@@ -69,7 +69,13 @@ def validation_metrics(
     records = {record.image_id: index for index, record in enumerate(dataset.records)}
     images = []
     for image_id, det in run_model(
-        model, dataset, batch_size=batch_size, score_threshold=floor, device=device, progress=False
+        model,
+        dataset,
+        batch_size=batch_size,
+        score_threshold=floor,
+        device=device,
+        progress=False,
+        one_per_place=False,  # applied below, after each class's threshold
     ):
         _, target = dataset[records[image_id]]
         images.append(
