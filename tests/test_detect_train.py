@@ -139,18 +139,30 @@ def test_predict_cutouts_applies_the_threshold_of_each_class(
     toy: Path, trained: Path, tmp_path: Path
 ) -> None:
     state = read_checkpoint(trained / "model.pt")
-    state["skysift"]["score_thresholds"] = {"compact": 1.0, "extended": 0.0}
+    state["skysift"]["score_thresholds"] = {"compact": 0.0, "extended": 1.0}
     torch.save(state, tmp_path / "model.pt")
     everything = predict_cutouts(
         trained / "model.pt", toy, "test", tmp_path / "all.json", score_threshold=0.0
     )
     assert everything["detections"] == 2 * TINY["box_detections_per_img"]  # the cap per image
-    only_extended = predict_cutouts(tmp_path / "model.pt", toy, "test", tmp_path / "ext.json")
-    assert only_extended["score_thresholds"] == {"compact": 1.0, "extended": 0.0}
-    assert only_extended["per_class"] == {
-        "compact": 0,  # no score reaches 1
-        "extended": everything["per_class"]["extended"],
-    }
+    only_compact = predict_cutouts(tmp_path / "model.pt", toy, "test", tmp_path / "cmp.json")
+    assert only_compact["score_thresholds"] == {"compact": 0.0, "extended": 1.0}
+    assert only_compact["per_class"]["extended"] == 0  # no score reaches 1
+    assert only_compact["per_class"]["compact"] >= everything["per_class"]["compact"] >= 1
+    # --candidates: the rest down to the score too, flagged; counts are of the reported ones
+    flagged = predict_cutouts(
+        tmp_path / "model.pt", toy, "test", tmp_path / "cand.json", candidates=0.0
+    )
+    assert flagged["per_class"] == only_compact["per_class"]
+    results = json.loads((tmp_path / "cand.json").read_text())
+    assert len(results) == 2 * TINY["box_detections_per_img"]  # everything the model gives
+    assert not any(r["reported"] for r in results if r["category_id"] == 2)
+    reported = [r for r in results if r["reported"]]
+    assert len(reported) == flagged["per_class"]["compact"]
+    assert {json.dumps(r, sort_keys=True) for r in reported} == {
+        json.dumps(r | {"reported": True}, sort_keys=True)
+        for r in json.loads((tmp_path / "cmp.json").read_text())
+    }  # the reported ones are exactly what predict-cutouts writes by default
 
 
 def test_mismatched_dataset_is_refused(trained: Path, tmp_path: Path, capsys: Any) -> None:

@@ -149,6 +149,16 @@ def test_score_threshold_and_ignored_detections(evaluation: m.Evaluation) -> Non
     assert rows["compact"]["reliability"] == 1.0 and rows["compact"]["n_det"] == 1
     assert rows["extended-multi"]["n_det"] == 1 and rows["extended"]["n_det"] == 1
     assert len(per_class.detections) == 5  # p1, p2, p3, p5, p8
+    # candidates marked "reported": false (predict-cutouts --candidates) are not counted
+    flagged = [p | {"reported": p["score"] >= 0.75} for p in preds]
+    assert [d.index for d in m.evaluate_predictions(gt, flagged, classes=CLASSES).detections] == [
+        0,
+        1,
+        2,
+        4,
+        7,
+        8,
+    ]  # p1, p2, p3, p5, p8, p9 (at or above 0.75)
     loose = m.evaluate_predictions(gt, preds, classes=CLASSES, config=EvaluationConfig(min_snr=0))
     assert rows_by_class(loose)["compact"]["completeness"] == pytest.approx(2 / 3)
 

@@ -5,11 +5,11 @@ Reads:
                      images/<split>/*.fits raw Jy/beam cutouts)
   --predictions F    COCO results JSON (image_id, category_id, score, RLE segmentation, bbox),
                      as written by `skysift predict-cutouts`; an empty list is allowed
-  --thresholds-from MODEL  (optional) a detector checkpoint: each class is counted from the
-                     score threshold calibrated for it on the validation split (model.pt)
+                     (with --candidates: entries with "reported": false feed mAP only)
 Settings: section `evaluate` of --settings (iou_threshold, score_threshold, score_thresholds,
 min_snr, min_snr_by_class, snr_bins, size_bins_arcsec, island_min_fraction, match); flags
-override them.
+override them. Predictions of `predict-cutouts` are already cut at the model's own per-class
+thresholds: count them all with --score-threshold 0.
 
 Matching: detection <-> truth by mask IoU >= --iou (--match mask, default) or, for finders
 without measured masks (--match position), by the truth mask containing the detection's x/y
@@ -53,16 +53,8 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--iou", type=float, help="mask IoU threshold of a match (default 0.5)")
     parser.add_argument("--min-snr", type=float, help="truth S/N cut (default 5; diffuse 0)")
-    thresholds = parser.add_mutually_exclusive_group()
-    thresholds.add_argument(
+    parser.add_argument(
         "--score-threshold", type=float, help="minimum detection score counted (default 0.5)"
-    )
-    thresholds.add_argument(
-        "--thresholds-from",
-        type=Path,
-        metavar="MODEL",
-        help="count each class from the score threshold stored in this detector checkpoint "
-        "(calibrated on its validation split by train-detector)",
     )
     parser.add_argument(
         "--match",
@@ -87,13 +79,6 @@ def main(args: argparse.Namespace) -> None:
         score_threshold=args.score_threshold,
         match=args.match,
     )
-    if args.thresholds_from is not None:
-        from skysift.detect.checkpoint import read_checkpoint
-        from skysift.detect.thresholds import class_thresholds
-
-        meta = read_checkpoint(args.thresholds_from)["skysift"]
-        config = config.model_copy(update={"score_thresholds": class_thresholds(meta)})
-        log.info("score thresholds of %s: %s", args.thresholds_from, config.score_thresholds)
     result = run_evaluation(
         dataset=args.dataset,
         split=args.split,

@@ -9,7 +9,10 @@ Reads:
 Writes:
   --out FILE      JSON list of {"image_id", "category_id", "score", "segmentation" (RLE of the
                   mask probability > 0.5), "bbox" [x, y, w, h] pixels}: what pycocotools
-                  COCO.loadRes accepts, with the dataset's category ids
+                  COCO.loadRes accepts, with the dataset's category ids: what the model reports
+                  (each class at its own score threshold, stored with the model, one detection
+                  per place); with --candidates SCORE also the rest down to SCORE, and every
+                  entry has "reported": true/false
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
         help="minimum detection score of every class (default: the model's per-class "
         "thresholds, calibrated on the validation split)",
     )
+    parser.add_argument(
+        "--candidates",
+        type=float,
+        default=None,
+        metavar="SCORE",
+        help="also write the detections down to SCORE that the model does not report (for COCO "
+        "mAP); every entry then carries reported: true/false (evaluate-detector counts the "
+        "reported ones in completeness and reliability)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
@@ -54,6 +66,7 @@ def main(args: argparse.Namespace) -> None:
         args.out,
         batch_size=args.batch_size,
         score_threshold=args.score_threshold,
+        candidates=args.candidates,
         device=args.device,
     )
     log.info("per class: %s", summary["per_class"])

@@ -31,8 +31,8 @@ rule train_detector:
         "--settings {params.settings} --threads {threads} > {log} 2>&1"
 
 
-# Detections down to score 0.05 feed COCO mAP; completeness/reliability count each class from the
-# model's score threshold, calibrated on the validation split (evaluate_detector --thresholds-from).
+# Detections down to score 0.05 feed COCO mAP; completeness/reliability count the ones the model
+# reports (each class from its own score threshold, calibrated on the validation split).
 rule predict_cutouts:
     input:
         dataset=f"{RESULTS}/cutouts/dataset.json",
@@ -52,13 +52,12 @@ rule predict_cutouts:
     shell:
         "skysift predict-cutouts --model {input.model} --dataset {params.dataset} "
         "--split {wildcards.split} --out {output} --threads {threads} "
-        "--score-threshold 0.05 > {log} 2>&1"
+        "--candidates 0.05 > {log} 2>&1"
 
 
 rule evaluate_detector:
     input:
         dataset=f"{RESULTS}/cutouts/dataset.json",
-        model=f"{RESULTS}/detector/model.pt",
         predictions=f"{RESULTS}/detector/predictions_test.json",
         split=f"{RESULTS}/cutouts/annotations/test.json",
     output:
@@ -87,7 +86,7 @@ rule evaluate_detector:
     shell:
         "skysift evaluate-detector --dataset {params.dataset} --split test "
         "--predictions {input.predictions} --settings {params.settings} "
-        "--thresholds-from {input.model} --out {params.out} --overwrite > {log} 2>&1"
+        "--score-threshold 0 --out {params.out} --overwrite > {log} 2>&1"
 
 
 rule run_baseline:

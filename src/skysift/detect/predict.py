@@ -82,28 +82,53 @@ def run_model(
 
 
 def coco_results(
-    image_id: int, detections: dict[str, np.ndarray], category_ids: list[int]
+    image_id: int,
+    detections: dict[str, np.ndarray],
+    category_ids: list[int],
+    reported: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """COCO result entries of one image; ``category_ids[label - 1]`` maps model labels."""
+    """COCO result entries of one image; ``category_ids[label - 1]`` maps model labels.
+
+    ``reported`` (bool per detection), when given, becomes each entry's ``reported`` field.
+    """
     results = []
-    for box, label, score, mask in zip(
-        detections["boxes"],
-        detections["labels"],
-        detections["scores"],
-        detections["masks"],
-        strict=True,
+    for i, (box, label, score, mask) in enumerate(
+        zip(
+            detections["boxes"],
+            detections["labels"],
+            detections["scores"],
+            detections["masks"],
+            strict=True,
+        )
     ):
         x1, y1, x2, y2 = (float(v) for v in box)
-        results.append(
-            {
-                "image_id": image_id,
-                "category_id": int(category_ids[int(label) - 1]),
-                "score": float(score),
-                "segmentation": encode_mask(mask),
-                "bbox": [x1, y1, x2 - x1, y2 - y1],
-            }
-        )
+        entry = {
+            "image_id": image_id,
+            "category_id": int(category_ids[int(label) - 1]),
+            "score": float(score),
+            "segmentation": encode_mask(mask),
+            "bbox": [x1, y1, x2 - x1, y2 - y1],
+        }
+        if reported is not None:
+            entry["reported"] = bool(reported[i])
+        results.append(entry)
     return results
+
+
+def reported_mask(
+    detections: dict[str, np.ndarray], label_cuts: np.ndarray, nms_iou: float
+) -> np.ndarray:
+    """Which of ``detections`` the model reports at its thresholds (bool per detection)."""
+    keep = select_detections(
+        torch.as_tensor(detections["boxes"]),
+        torch.as_tensor(detections["labels"]),
+        torch.as_tensor(detections["scores"]),
+        label_cuts,
+        nms_iou,
+    ).numpy()
+    flags = np.zeros(len(detections["scores"]), dtype=bool)
+    flags[keep] = True
+    return flags
 
 
 def predict_cutouts(
@@ -114,6 +139,7 @@ def predict_cutouts(
     *,
     batch_size: int = 4,
     score_threshold: float | None = None,
+    candidates: float | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
     """Predict a split and write COCO results JSON (atomically).
@@ -133,13 +159,18 @@ def predict_cutouts(
     score_threshold
         Minimum score of every class (default: the model's per-class thresholds,
         :func:`skysift.detect.thresholds.class_thresholds`).
+    candidates
+        Also write the detections down to this score that the model does not report (for
+        COCO mAP), every entry with ``reported`` (true: the model's own output at its
+        thresholds, what completeness and reliability count).
     device
         ``cpu`` or ``cuda``.
 
     Returns
     -------
     dict
-        ``images``, ``detections``, ``per_class`` counts and the threshold per class used.
+        ``images``, ``detections`` (entries written), ``per_class`` counts of the reported ones
+        and the threshold per class used.
     """
     info = read_dataset_info(dataset_dir)
     model, meta = load_detector(
@@ -154,18 +185,28 @@ def predict_cutouts(
     dataset = CutoutDataset(info.root, split, classes=meta["classes"])
     category_ids = [info.classes.index(name) + 1 for name in meta["classes"]]
     results: list[dict[str, Any]] = []
+    cuts = [thresholds[name] for name in meta["classes"]]
+    label_cuts = np.array([np.inf, *cuts])
+    nms_iou = float(model.roi_heads.nms_thresh)
     for image_id, detections in run_model(
         model,
         dataset,
         batch_size=batch_size,
-        score_threshold=[thresholds[name] for name in meta["classes"]],
+        score_threshold=cuts if candidates is None else min(candidates, *cuts),
+        one_per_place=candidates is None,
         device=device,
     ):
-        results.extend(coco_results(image_id, detections, category_ids))
+        if candidates is None:
+            results.extend(coco_results(image_id, detections, category_ids))
+            continue
+        reported = reported_mask(detections, label_cuts, nms_iou)
+        keep = reported | (detections["scores"] >= candidates)
+        detections = {key: value[keep] for key, value in detections.items()}
+        results.extend(coco_results(image_id, detections, category_ids, reported[keep]))
     with atomic_path(out_path) as tmp:
         tmp.write_text(json.dumps(results))
     per_class = {
-        name: sum(r["category_id"] == category_ids[i] for r in results)
+        name: sum(r["category_id"] == category_ids[i] and r.get("reported", True) for r in results)
         for i, name in enumerate(meta["classes"])
     }
     log.info("%d detections on %d %s images -> %s", len(results), len(dataset), split, out_path)

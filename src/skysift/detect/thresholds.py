@@ -6,7 +6,7 @@ for every class never reports that class at all. The usual remedy is a threshold
 chosen on held-out data: for each class, the threshold of a fixed grid that maximises the
 class's F1 on the validation split (never the test split). It is chosen with the best model
 (``train-detector``), stored in ``model.pt`` as ``skysift.score_thresholds`` and applied by
-``predict-cutouts``, ``predict-map`` and ``evaluate-detector --thresholds-from``.
+``predict-cutouts`` and ``predict-map``.
 
 Calibrating needs one matching pass only: detections choose truths greedily in descending score
 (:func:`skysift.evaluate.matching.match_masks`), so raising a class's threshold removes its

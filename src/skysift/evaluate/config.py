@@ -26,8 +26,7 @@ class EvaluationConfig(StrictModel):
     score_threshold
         Detections with a lower score are not counted (mAP uses all of them).
     score_thresholds
-        Per-class override of ``score_threshold`` (a detector's thresholds calibrated on its
-        validation split: ``evaluate-detector --thresholds-from MODEL``).
+        Per-class override of ``score_threshold``.
     min_snr
         Truth objects with a lower peak S/N are not counted in completeness; a detection
         matched to one is neither true nor false (left out of reliability).

@@ -2,8 +2,9 @@
 
 Counting rules
 --------------
-- Detections with ``score < score_threshold`` (or their class's ``score_thresholds`` entry) are
-  dropped before anything else.
+- Detections with ``score < score_threshold`` (or their class's ``score_thresholds`` entry), and
+  those marked ``"reported": false`` (candidates below the detector's own thresholds, written
+  for COCO mAP by ``predict-cutouts --candidates``), are dropped before anything else.
 - Truth objects with peak S/N below the class's ``min_snr`` are *not counted*: they are left
   out of completeness, and a detection matched to one is neither true nor false (it is left out
   of reliability), like COCO's "ignore" objects. Truncated objects (cut by the cutout edge) are
@@ -319,7 +320,7 @@ def evaluate_predictions(
     for index, pred in enumerate(predictions):
         category = int(pred["category_id"])
         cut = cuts[category - 1] if 1 <= category <= len(cuts) else config.score_threshold
-        if float(pred["score"]) >= cut:
+        if float(pred["score"]) >= cut and pred.get("reported", True) is not False:
             by_image_pred[int(pred["image_id"])].append((index, pred))
     for image_id in tqdm(sorted(by_image_gt), desc="matching", unit="image", disable=None):
         cutout = cutouts.get(image_id) if cutouts is not None else None
