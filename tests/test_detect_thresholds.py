@@ -192,3 +192,53 @@ def test_one_proposal_under_two_classes_is_reported_once() -> None:
     (detections,) = predictor([TILE])
     assert detections.labels == ["b", "b"]
     assert detections.scores.tolist() == pytest.approx([0.45, 0.3])
+
+
+def test_real_model_selects_before_the_mask_head_with_the_same_result() -> None:
+    import copy
+
+    from skysift.detect.config import DetectorConfig
+    from skysift.detect.model import build_detector
+
+    torch.manual_seed(0)
+    config = DetectorConfig(
+        fpn_channels=32, mask_head_channels=16, mask_head_layers=1, box_head_dim=64,
+        box_score_thresh=0.0, box_detections_per_img=100,
+    )  # fmt: skip
+    model = build_detector(config, num_classes=2, in_channels=1, image_size=64).eval()
+    reference = copy.deepcopy(model)
+    meta = {
+        "classes": ["a", "b"],
+        "size_pix": 64,
+        "normalisation": NormalisationSpec(channels=[ChannelSpec(method="minmax")]).model_dump(
+            mode="json"
+        ),
+    }
+    tile = np.random.default_rng(1).normal(size=(64, 64)).astype(np.float32)
+    image = torch.from_numpy(normalise_minmax(tile))
+    with torch.inference_mode():
+        (everything,) = reference([image])
+    scores, labels = everything["scores"].numpy(), everything["labels"].numpy()
+    # a high cut for a, a low one for b: a's boxes between the two pass torchvision's one cut
+    cut_a = float(np.quantile(scores[labels == 1], 0.7))
+    cut_b = float(np.quantile(scores[labels == 2], 0.3))
+    assert cut_b < cut_a
+    predictor = DetectorPredictor(model, meta, score_threshold={"a": cut_a, "b": cut_b})
+    (got,) = predictor([tile])
+    # reference: the unpatched model at the lowest cut, then the same selection afterwards
+    reference.roi_heads.score_thresh = float(np.nextafter(np.float32(min(cut_a, cut_b)), 0))
+    with torch.inference_mode():
+        (raw,) = reference([image])
+    keep = select_detections(
+        raw["boxes"], raw["labels"], raw["scores"], predictor.label_cuts, predictor.nms_iou
+    )
+    assert 0 < len(keep) < len(raw["scores"])
+    assert got.labels == [["a", "b"][int(k) - 1] for k in raw["labels"][keep]]
+    assert got.scores.tolist() == pytest.approx(raw["scores"][keep].tolist())
+    assert np.array_equal(got.masks, (raw["masks"][keep, 0] > 0.5).numpy())
+
+
+def normalise_minmax(tile: np.ndarray) -> np.ndarray:
+    from skysift.data.normalise import normalise
+
+    return normalise(tile, NormalisationSpec(channels=[ChannelSpec(method="minmax")]))

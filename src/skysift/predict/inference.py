@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -187,6 +187,28 @@ class DetectorPredictor:
         lowest = min(self.score_thresholds.values())
         below = float(np.nextafter(np.float32(lowest), np.float32(0)))
         roi_heads.score_thresh = max(float(roi_heads.score_thresh), below)
+        if hasattr(roi_heads, "postprocess_detections"):
+            roi_heads.postprocess_detections = self._reported_only(roi_heads.postprocess_detections)
+
+    def _reported_only(self, postprocess: Callable[..., Any]) -> Callable[..., Any]:
+        """The model's box post-processing, then the per-class thresholds and one per place.
+
+        torchvision's cut is one number (the lowest class threshold); applying each class's own
+        and the one-per-place rule before the mask head spares it the boxes that would be
+        dropped anyway (the same detections as selecting afterwards).
+        """
+
+        def reported(*args: Any) -> tuple[list[Any], list[Any], list[Any]]:
+            all_boxes, all_scores, all_labels = postprocess(*args)
+            out: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+            for boxes, scores, labels in zip(all_boxes, all_scores, all_labels, strict=True):
+                keep = select_detections(boxes, labels, scores, self.label_cuts, self.nms_iou)
+                out[0].append(boxes[keep])
+                out[1].append(scores[keep])
+                out[2].append(labels[keep])
+            return out
+
+        return reported
 
     def __call__(self, tiles: Sequence[np.ndarray]) -> list[TileDetections]:
         import torch
