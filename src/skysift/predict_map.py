@@ -55,7 +55,10 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
         "--tile", type=int, default=None, help="tile side in pixels (default: the model's)"
     )
     parser.add_argument(
-        "--score-threshold", type=float, default=None, help="minimum detection score"
+        "--score-threshold",
+        type=float,
+        default=None,
+        help="minimum detection score of every class (default: the model's per-class thresholds)",
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
