@@ -2,11 +2,11 @@
 
 Matches with the project's one matcher (:func:`skysift.evaluate.matching.match_masks`), so the
 validation score that picks the best checkpoint counts exactly as ``skysift evaluate-detector``
-does (before its S/N cuts, which need the science fields). With ``calibrate`` each class is
-scored at its own threshold, the one of :data:`skysift.detect.thresholds.THRESHOLD_GRID` that
-maximises its F1 (:mod:`skysift.detect.thresholds`); the thresholds are returned with the scores.
-The detections scored are the ones prediction reports (thresholds, then the cross-class overlap
-rule of :func:`skysift.detect.thresholds.select_detections`).
+does (before its S/N cuts, which need the science fields). With ``calibrate_thresholds`` each
+class is scored at its own threshold, the one of :data:`skysift.detect.thresholds.THRESHOLD_GRID`
+that maximises its F1 (:mod:`skysift.detect.thresholds`); the thresholds are returned with the
+scores. The detections scored are the ones prediction reports (thresholds, then the cross-class
+overlap rule of :func:`skysift.detect.thresholds.select_detections`).
 """
 
 from __future__ import annotations
@@ -90,25 +90,26 @@ def validation_metrics(
         )
     thresholds = dict.fromkeys(classes, float(score_threshold))
     if calibrate_thresholds:
+        # one class-aware matching at the floor: which detection matched (greedy by score)
+        matched_all = []
+        for _, pred_masks, labels, det_scores, true_masks, true_labels in images:
+            result = match_masks(
+                pred_masks,
+                true_masks,
+                pred_labels=labels,
+                true_labels=true_labels,
+                pred_scores=det_scores,
+                iou_threshold=iou_threshold,
+                class_aware=True,
+            )
+            hit = np.zeros(len(det_scores), dtype=bool)
+            hit[[p for p, _, _ in result.pairs]] = True
+            matched_all.append(hit)
         for k, name in enumerate(classes, start=1):
-            scores: list[float] = []
-            matched: list[bool] = []
-            n_true = 0
-            for _, pred_masks, labels, det_scores, true_masks, true_labels in images:
-                result = match_masks(
-                    pred_masks,
-                    true_masks,
-                    pred_labels=labels,
-                    true_labels=true_labels,
-                    pred_scores=det_scores,
-                    iou_threshold=iou_threshold,
-                    class_aware=True,
-                )
-                hits = {p for p, _, _ in result.pairs}
-                mine = np.flatnonzero(labels == k)
-                scores.extend(det_scores[mine].tolist())
-                matched.extend(int(p) in hits for p in mine)
-                n_true += int((true_labels == k).sum())
+            mine = [labels == k for _, _, labels, _, _, _ in images]
+            scores = np.concatenate([im[3][m] for im, m in zip(images, mine, strict=True)])
+            matched = np.concatenate([h[m] for h, m in zip(matched_all, mine, strict=True)])
+            n_true = sum(int((im[5] == k).sum()) for im in images)
             thresholds[name], _ = calibrate(scores, matched, n_true, default=score_threshold)
     cut = label_thresholds(thresholds, classes)
     n_classes = len(classes)
