@@ -106,17 +106,24 @@ def fake_run_model(model: Any, dataset: Any, **kwargs: Any) -> Iterator[tuple[in
     )
 
 
-def test_validation_scores_each_class_at_its_calibrated_threshold(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def validate_fake(
+    monkeypatch: pytest.MonkeyPatch, calibrate_thresholds: bool
+) -> tuple[dict[str, float], dict[str, float]]:
+    """validation_metrics on FakeValSet with fake_run_model, threshold 0.5, nms 0.5."""
     monkeypatch.setattr(validate, "run_model", fake_run_model)
-    metrics, thresholds = validate.validation_metrics(
+    return validate.validation_metrics(
         None,  # type: ignore[arg-type]
         FakeValSet(),  # type: ignore[arg-type]
         score_threshold=0.5,
-        calibrate_thresholds=True,
+        calibrate_thresholds=calibrate_thresholds,
         nms_iou=0.5,
     )
+
+
+def test_validation_scores_each_class_at_its_calibrated_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    metrics, thresholds = validate_fake(monkeypatch, calibrate_thresholds=True)
     # a: F1 1 from 0.45 to 0.85 (nine grid points): the middle, 0.65, drops the false 0.4.
     # b: F1 1 from 0.05 to 0.3 (six): the upper middle, 0.2. The a detection at 0.4 on the same
     # box does not suppress b's 0.3, being below its own class's threshold (calibration sees
@@ -130,13 +137,7 @@ def test_validation_scores_each_class_at_its_calibrated_threshold(
 def test_validation_without_calibration_uses_one_threshold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(validate, "run_model", fake_run_model)
-    metrics, thresholds = validate.validation_metrics(
-        None,  # type: ignore[arg-type]
-        FakeValSet(),  # type: ignore[arg-type]
-        score_threshold=0.5,
-        nms_iou=0.5,
-    )
+    metrics, thresholds = validate_fake(monkeypatch, calibrate_thresholds=False)
     assert thresholds == {"a": 0.5, "b": 0.5}
     assert metrics["f1_a"] == 1.0 and metrics["f1_b"] == 0.0  # b's 0.3 is below 0.5
     assert metrics["score"] == pytest.approx(0.5)
@@ -207,13 +208,7 @@ def test_real_model_selects_before_the_mask_head_with_the_same_result() -> None:
     )  # fmt: skip
     model = build_detector(config, num_classes=2, in_channels=1, image_size=64).eval()
     reference = copy.deepcopy(model)
-    meta = {
-        "classes": ["a", "b"],
-        "size_pix": 64,
-        "normalisation": NormalisationSpec(channels=[ChannelSpec(method="minmax")]).model_dump(
-            mode="json"
-        ),
-    }
+    meta = META | {"size_pix": 64}
     tile = np.random.default_rng(1).normal(size=(64, 64)).astype(np.float32)
     image = torch.from_numpy(normalise_minmax(tile))
     with torch.inference_mode():
