@@ -93,7 +93,7 @@ def fake_run_model(model: Any, dataset: Any, **kwargs: Any) -> Iterator[tuple[in
     labels = torch.tensor([1, 1, 1, 2])
     scores = torch.tensor([0.9, 0.85, 0.4, 0.3])
     cuts = np.full(3, kwargs["score_threshold"])
-    nms = 0.5 if kwargs.get("one_per_place", True) else 1.0  # as run_model does
+    nms = 0.5 if kwargs.get("one_per_place", True) else None  # as run_model does
     keep = select_detections(boxes.float(), labels, scores, cuts, nms).numpy()
     yield (
         7,

@@ -23,7 +23,7 @@ from skysift.data.coco import encode_mask
 from skysift.detect.checkpoint import load_detector
 from skysift.detect.config import MASK_THRESHOLD
 from skysift.detect.dataset import CutoutDataset, collate, read_dataset_info
-from skysift.detect.thresholds import class_thresholds, select_detections
+from skysift.detect.thresholds import class_thresholds, label_thresholds, select_detections
 from skysift.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def run_model(
     n_classes = len(dataset.classes)
     cuts = np.broadcast_to(np.asarray(score_threshold, dtype=float), (n_classes,))
     per_label = np.array([np.inf, *cuts.tolist()])
-    nms_iou = float(model.roi_heads.nms_thresh) if one_per_place else 1.0
+    nms_iou = float(model.roi_heads.nms_thresh) if one_per_place else None
     model.eval()
     loader = DataLoader(
         dataset,
@@ -116,7 +116,7 @@ def coco_results(
 
 
 def reported_mask(
-    detections: dict[str, np.ndarray], label_cuts: np.ndarray, nms_iou: float
+    detections: dict[str, np.ndarray], label_cuts: np.ndarray, nms_iou: float | None
 ) -> np.ndarray:
     """Which of ``detections`` the model reports at its thresholds (bool per detection)."""
     keep = select_detections(
@@ -186,7 +186,7 @@ def predict_cutouts(
     category_ids = [info.classes.index(name) + 1 for name in meta["classes"]]
     results: list[dict[str, Any]] = []
     cuts = [thresholds[name] for name in meta["classes"]]
-    label_cuts = np.array([np.inf, *cuts])
+    label_cuts = label_thresholds(thresholds, meta["classes"])
     nms_iou = float(model.roi_heads.nms_thresh)
     for image_id, detections in run_model(
         model,

@@ -113,15 +113,16 @@ def select_detections(
     labels: torch.Tensor,
     scores: torch.Tensor,
     label_cuts: Sequence[float] | np.ndarray,
-    nms_iou: float,
+    nms_iou: float | None,
 ) -> torch.Tensor:
     """Indices of the detections reported, in the model's order.
 
     A detection is kept when its score reaches its class's threshold (``label_cuts`` indexed by
     label, :func:`label_thresholds`) and no kept detection of higher score overlaps its box by
-    IoU > ``nms_iou`` (the model's ``box_nms_thresh``). The model suppresses overlaps within a
-    class only; below 0.5 one proposal can pass under two classes (an ``extended`` and an
-    ``extended-multi`` outline of the same galaxy), and a catalogue wants one row per object.
+    IoU > ``nms_iou`` (the model's ``box_nms_thresh``; None: no such rule). The model suppresses
+    overlaps within a class only; below 0.5 one proposal can pass under two classes (an
+    ``extended`` and an ``extended-multi`` outline of the same galaxy), and a catalogue wants one
+    row per object.
 
     Parameters
     ----------
@@ -137,7 +138,7 @@ def select_detections(
 
     cuts = torch.as_tensor(np.asarray(label_cuts, dtype=np.float32), device=scores.device)
     keep = torch.nonzero(scores.float() >= cuts[labels]).flatten()
-    if keep.numel() > 1 and nms_iou < 1:  # IoU > 1 never happens: 1 turns the rule off
+    if keep.numel() > 1 and nms_iou is not None:
         survivors = nms(boxes[keep].float(), scores[keep].float(), float(nms_iou))
         keep = keep[survivors].sort().values
     return keep

@@ -16,13 +16,8 @@ import torch
 from torchvision.models.detection import MaskRCNN
 
 from skysift.detect.dataset import CutoutDataset
-from skysift.detect.predict import run_model
-from skysift.detect.thresholds import (
-    THRESHOLD_GRID,
-    calibrate,
-    label_thresholds,
-    select_detections,
-)
+from skysift.detect.predict import reported_mask, run_model
+from skysift.detect.thresholds import THRESHOLD_GRID, calibrate, label_thresholds
 from skysift.evaluate.matching import match_masks
 
 
@@ -67,7 +62,7 @@ def validation_metrics(
     nms_iou = float(model.roi_heads.nms_thresh) if nms_iou is None else nms_iou
     floor = min(score_threshold, *THRESHOLD_GRID) if calibrate_thresholds else score_threshold
     records = {record.image_id: index for index, record in enumerate(dataset.records)}
-    images = []
+    images = []  # (detections as run_model gives them, truth masks, truth labels) per image
     for image_id, det in run_model(
         model,
         dataset,
@@ -78,38 +73,31 @@ def validation_metrics(
         one_per_place=False,  # applied below, after each class's threshold
     ):
         _, target = dataset[records[image_id]]
-        images.append(
-            (
-                det["boxes"],
-                list(det["masks"].astype(bool)),
-                det["labels"],
-                det["scores"],
-                list(target["masks"].numpy().astype(bool)),
-                target["labels"].numpy(),
-            )
-        )
+        images.append((det, list(target["masks"].numpy().astype(bool)), target["labels"].numpy()))
     thresholds = dict.fromkeys(classes, float(score_threshold))
     if calibrate_thresholds:
         # one class-aware matching at the floor: which detection matched (greedy by score)
         matched_all = []
-        for _, pred_masks, labels, det_scores, true_masks, true_labels in images:
+        for det, true_masks, true_labels in images:
             result = match_masks(
-                pred_masks,
+                list(det["masks"]),
                 true_masks,
-                pred_labels=labels,
+                pred_labels=det["labels"],
                 true_labels=true_labels,
-                pred_scores=det_scores,
+                pred_scores=det["scores"],
                 iou_threshold=iou_threshold,
                 class_aware=True,
             )
-            hit = np.zeros(len(det_scores), dtype=bool)
+            hit = np.zeros(len(det["scores"]), dtype=bool)
             hit[[p for p, _, _ in result.pairs]] = True
             matched_all.append(hit)
         for k, name in enumerate(classes, start=1):
-            mine = [labels == k for _, _, labels, _, _, _ in images]
-            scores = np.concatenate([im[3][m] for im, m in zip(images, mine, strict=True)])
+            mine = [det["labels"] == k for det, _, _ in images]
+            scores = np.concatenate(
+                [det["scores"][m] for (det, _, _), m in zip(images, mine, strict=True)]
+            )
             matched = np.concatenate([h[m] for h, m in zip(matched_all, mine, strict=True)])
-            n_true = sum(int((im[5] == k).sum()) for im in images)
+            n_true = sum(int((true_labels == k).sum()) for _, _, true_labels in images)
             thresholds[name], _ = calibrate(scores, matched, n_true, default=score_threshold)
     cut = label_thresholds(thresholds, classes)
     n_classes = len(classes)
@@ -117,22 +105,16 @@ def validation_metrics(
     n_pred = np.zeros(n_classes + 1, dtype=int)
     n_true_all = np.zeros(n_classes + 1, dtype=int)
     tp_any = 0
-    for boxes, pred_masks, labels, det_scores, true_masks, true_labels in images:
-        keep = select_detections(
-            torch.as_tensor(boxes),
-            torch.as_tensor(labels),
-            torch.as_tensor(det_scores),
-            cut,
-            nms_iou,
-        ).numpy()
-        kept_masks = [pred_masks[i] for i in keep]
+    for det, true_masks, true_labels in images:
+        keep = np.flatnonzero(reported_mask(det, cut, nms_iou))
+        labels = det["labels"][keep]
         for class_aware in (True, False):
             result = match_masks(
-                kept_masks,
+                list(det["masks"][keep]),
                 true_masks,
-                pred_labels=labels[keep],
+                pred_labels=labels,
                 true_labels=true_labels,
-                pred_scores=det_scores[keep],
+                pred_scores=det["scores"][keep],
                 iou_threshold=iou_threshold,
                 class_aware=class_aware,
             )
@@ -141,7 +123,7 @@ def validation_metrics(
                     tp[true_labels[t]] += 1
             else:
                 tp_any += len(result.pairs)
-        n_pred += np.bincount(labels[keep], minlength=n_classes + 1)[: n_classes + 1]
+        n_pred += np.bincount(labels, minlength=n_classes + 1)[: n_classes + 1]
         n_true_all += np.bincount(true_labels, minlength=n_classes + 1)[: n_classes + 1]
     metrics: dict[str, float] = {}
     per_class = []
