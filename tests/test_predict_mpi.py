@@ -139,7 +139,7 @@ def test_a_failing_rank_ends_the_run_with_a_clear_error(
     out = tmp_path / "out"
     result = _mpiexec(3, scripts["fake"], str(toy_map), str(out), "1", timeout=60)
     assert result.returncode != 0
-    assert "rank 1 failed on batch" in result.stderr
+    assert "rank 1 failed on batch" in result.stderr, (result.stdout, result.stderr)
     assert "injected failure in the model" in result.stderr
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
 

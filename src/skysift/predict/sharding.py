@@ -8,8 +8,9 @@ result of its previous batch. Results come back to rank 0 ordered by batch index
 outcome never depends on the number of ranks or on who computed what. Without MPI, or with one
 rank, the same ``work`` runs in a plain loop.
 
-A failing rank logs the error (rank, batch, message) and calls ``MPI.Abort``: the whole run
-ends with a non-zero exit status instead of hanging.
+A failing rank logs the error (rank, batch, message), waits a second so the launcher forwards
+that line, and calls ``MPI.Abort``: the whole run ends with a non-zero exit status instead of
+hanging.
 
 MPI is used only when a launcher is detected (``PMI_SIZE``/``PMI_RANK`` of MPICH/Hydra,
 ``OMPI_COMM_WORLD_SIZE`` of Open MPI, ``PMIX_RANK``, ``SLURM_`` + ``PMI`` under ``srun``), so a
@@ -37,6 +38,9 @@ _LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RAN
 _TAG_REQUEST = 11
 _TAG_ASSIGN = 12
 _POLL_S = 0.002
+# MPI_Abort tears the job down at once; the launcher (Hydra) may drop a rank's last output
+# still in its pipe. This pause before the abort lets the error line reach the user.
+_ABORT_GRACE_S = 1.0
 
 
 def launched_by_mpi() -> bool:
@@ -69,6 +73,7 @@ def _abort(comm: Any, message: str) -> None:  # pragma: no cover - the process e
     for handler in logging.getLogger().handlers:
         handler.flush()
     sys.stderr.flush()
+    time.sleep(_ABORT_GRACE_S)
     comm.Abort(1)
 
 
