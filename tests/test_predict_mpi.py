@@ -231,6 +231,10 @@ def test_larger_tiles_reach_the_model_unresized_with_scaled_budgets(
     assert big.size_pix == 96 and base.size_pix == 48
     assert big.model.rpn.pre_nms_top_n() == 4 * pre and big.model.rpn.post_nms_top_n() == 4 * post
     assert big.model.roi_heads.detections_per_img == 4 * per_image
+    capped = load_predictor(tiny_model, PredictConfig(tile_pix=96, max_proposals=5))
+    assert capped.model.rpn.post_nms_top_n() == 20  # max_proposals is per 48-px cutout area
+    roomy = load_predictor(tiny_model, PredictConfig(max_proposals=1000))
+    assert roomy.model.rpn.post_nms_top_n() == post  # a cap: never above the model's own
     with torch.inference_mode():  # the tile goes in at its own size, not resized to 48 px
         images, _ = big.model.transform([torch.zeros(1, 96, 96)])
     assert images.image_sizes == [(96, 96)]

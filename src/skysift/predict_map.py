@@ -66,7 +66,10 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
         "--precision", choices=("float32", "bfloat16"), default=None, help="model arithmetic"
     )
     parser.add_argument(
-        "--max-proposals", type=int, default=None, help="RPN proposals per tile (speed/recall)"
+        "--max-proposals",
+        type=int,
+        default=None,
+        help="RPN proposals per training-cutout area of a tile (default 50; speed/recall)",
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (log files of workflows)"

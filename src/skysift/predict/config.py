@@ -65,10 +65,11 @@ class PredictConfig(StrictModel):
         "float32; the precision used is in summary.json",
     )
     max_proposals: int | None = Field(
-        None,
+        50,
         ge=1,
-        description="RPN proposals per tile after NMS (null: the model's own); fewer is faster "
-        "and may miss objects in crowded tiles",
+        description="at most this many RPN proposals kept after NMS per tile of the training "
+        "cutout size (a larger tile_pix scales it by the area ratio; null: the model's own "
+        "budget, 150 in the demo); fewer is faster and may miss objects in crowded tiles",
     )
     threads: int | None = Field(
         1,

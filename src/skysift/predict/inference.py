@@ -138,9 +138,10 @@ class DetectorPredictor:
         or AMX, and on GPUs; detections differ slightly) or ``auto``
         (:func:`resolve_precision`); the one used is ``self.precision``.
     max_proposals
-        RPN proposals kept per tile after NMS (default: the model's ``rpn_post_nms_top_n_test``,
-        scaled by the tile area); fewer is faster (box head and RoIAlign scale with it) and may
-        miss objects in crowded tiles.
+        At most this many RPN proposals kept after NMS per tile of the training cutout size
+        (default: the model's ``rpn_post_nms_top_n_test``, never raised); a larger tile gets
+        this many times the area ratio, like the model's own budgets. Fewer is faster (box head
+        and RoIAlign scale with it) and may miss objects in crowded tiles.
     tile_pix
         Tile side (default: the training cutout size ``meta["size_pix"]``). A different side
         sets the model's resize to that side (no resampling: pixels keep the training scale)
@@ -165,8 +166,9 @@ class DetectorPredictor:
         self.classes = list(meta["classes"])
         trained = int(meta["size_pix"])
         self.size_pix = int(tile_pix or trained)
+        area_ratio = (self.size_pix / trained) ** 2
         if self.size_pix != trained:
-            scale_budgets(self.model, self.size_pix, (self.size_pix / trained) ** 2)
+            scale_budgets(self.model, self.size_pix, area_ratio)
         self.spec = NormalisationSpec.model_validate(meta["normalisation"])
         if isinstance(score_threshold, Mapping):
             self.score_thresholds = {name: float(score_threshold[name]) for name in self.classes}
@@ -179,7 +181,9 @@ class DetectorPredictor:
         self.autocast_dtype = torch.bfloat16 if self.precision == "bfloat16" else None
         if max_proposals is not None:
             rpn = self.model.rpn
-            rpn._post_nms_top_n = {**rpn._post_nms_top_n, "testing": int(max_proposals)}
+            cap = max(1, round(max_proposals * area_ratio))
+            budget = min(rpn._post_nms_top_n["testing"], cap)
+            rpn._post_nms_top_n = {**rpn._post_nms_top_n, "testing": budget}
         # Boxes below the threshold are dropped anyway: drop them inside the model, before NMS
         # and the mask head (same kept detections, far less mask-head work). torchvision keeps
         # score > score_thresh; the float32 just below the threshold makes that ">= threshold".
