@@ -145,18 +145,32 @@ def test_validation_without_calibration_uses_one_threshold(
 
 
 class FakeDetector(torch.nn.Module):
-    """Returns fixed detections (labels, scores, boxes; every mask the same square)."""
+    """Fixed detections (labels, scores, boxes; every mask the same square), passed through
+    ``roi_heads.postprocess_detections`` as torchvision's RoI heads do before the mask head."""
 
     def __init__(self, labels: list[int], scores: list[float], boxes: list[list[int]]) -> None:
         super().__init__()
-        self.roi_heads = SimpleNamespace(score_thresh=0.05, detections_per_img=10, nms_thresh=0.5)
-        self.output = {"labels": torch.tensor(labels), "scores": torch.tensor(scores)}
-        self.output["boxes"] = torch.tensor(boxes, dtype=torch.float32)
-        self.output["masks"] = torch.zeros(len(labels), 1, 16, 16)
-        self.output["masks"][:, :, 4:8, 4:8] = 1.0
+        self.roi_heads = SimpleNamespace(
+            score_thresh=0.05,
+            detections_per_img=10,
+            nms_thresh=0.5,
+            postprocess_detections=self.postprocess,
+        )
+        self.labels, self.scores = torch.tensor(labels), torch.tensor(scores)
+        self.boxes = torch.tensor(boxes, dtype=torch.float32)
+
+    def postprocess(self, n_images: int) -> tuple[list[torch.Tensor], ...]:
+        return [self.boxes] * n_images, [self.scores] * n_images, [self.labels] * n_images
 
     def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
-        return [self.output for _ in images]
+        outputs = []
+        for boxes, scores, labels in zip(
+            *self.roi_heads.postprocess_detections(len(images)), strict=True
+        ):
+            masks = torch.zeros(len(labels), 1, 16, 16)
+            masks[:, :, 4:8, 4:8] = 1.0
+            outputs.append({"boxes": boxes, "labels": labels, "scores": scores, "masks": masks})
+        return outputs
 
 
 META = {

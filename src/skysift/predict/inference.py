@@ -191,8 +191,7 @@ class DetectorPredictor:
         lowest = min(self.score_thresholds.values())
         below = float(np.nextafter(np.float32(lowest), np.float32(0)))
         roi_heads.score_thresh = max(float(roi_heads.score_thresh), below)
-        if hasattr(roi_heads, "postprocess_detections"):
-            roi_heads.postprocess_detections = self._reported_only(roi_heads.postprocess_detections)
+        roi_heads.postprocess_detections = self._reported_only(roi_heads.postprocess_detections)
 
     def _reported_only(self, postprocess: Callable[..., Any]) -> Callable[..., Any]:
         """The model's box post-processing, then the per-class thresholds and one per place.
@@ -227,21 +226,15 @@ class DetectorPredictor:
         )
         with torch.inference_mode(), autocast:
             outputs = self.model(images)
-        results = []
-        for output in outputs:
-            keep = select_detections(
-                output["boxes"], output["labels"], output["scores"], self.label_cuts, self.nms_iou
+        # the model's output is already what is reported (_reported_only ran inside it)
+        return [
+            TileDetections(
+                labels=[self.classes[int(k) - 1] for k in output["labels"].cpu().numpy()],
+                scores=output["scores"].float().cpu().numpy().astype(np.float64),
+                masks=(output["masks"][:, 0].float() > MASK_THRESHOLD).cpu().numpy(),
             )
-            scores = output["scores"][keep].float().cpu().numpy()
-            labels = output["labels"][keep].cpu().numpy()
-            results.append(
-                TileDetections(
-                    labels=[self.classes[int(k) - 1] for k in labels],
-                    scores=scores.astype(np.float64),
-                    masks=(output["masks"][keep, 0].float() > MASK_THRESHOLD).cpu().numpy(),
-                )
-            )
-        return results
+            for output in outputs
+        ]
 
 
 @dataclass(frozen=True)
