@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,52 @@ def test_resume_after_interruption_gives_identical_weights(
         assert torch.equal(value, resumed["model"][key]), key
     losses = [r["loss"] for r in straight["log"] if "loss" in r]
     assert losses == [r["loss"] for r in resumed["log"] if "loss" in r]
-    # and a changed model setting is refused instead of silently mixing two models
-    with pytest.raises(ConfigError, match=r"detect.fpn_channels.*--no-resume"):
-        train(config.model_copy(update={"fpn_channels": 16}), toy, tmp_path, progress=False)
+
+
+def test_a_last_pt_of_another_run_is_replaced_by_a_fresh_run(
+    toy: Path, trained: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Resume only continues the same run: other settings or other training data (a workflow
+    rerun after a config change) start afresh, never mix two models or resume stale data."""
+    config = DetectorConfig(**TINY)
+    other = config.model_copy(update={"box_head_dim": 48})
+    train(other, toy, tmp_path, resume=False, stop_after=2, progress=False)
+    with caplog.at_level("WARNING", logger="skysift.detect.engine"):
+        train(config, toy, tmp_path, progress=False)
+    assert "other settings (box_head_dim)" in caplog.text
+    fresh, straight = read_checkpoint(tmp_path / "last.pt"), read_checkpoint(trained / "last.pt")
+    for key, value in straight["model"].items():
+        assert torch.equal(value, fresh["model"][key]), key
+    # same settings, other data: the set's validation annotations changed
+    data = tmp_path / "data"
+    shutil.copytree(toy, data)
+    train(config, data, tmp_path / "run", resume=False, stop_after=2, progress=False)
+    val = data / "annotations" / "val.json"
+    coco = json.loads(val.read_text())
+    coco["annotations"] = coco["annotations"][:-1]
+    val.write_text(json.dumps(coco))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="skysift.detect.engine"):
+        train(config, data, tmp_path / "run", progress=False)
+    assert "other training data" in caplog.text
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4
+
+
+def test_a_resumed_run_ends_with_its_best_model_when_model_pt_was_deleted(
+    toy: Path, trained: Path, tmp_path: Path
+) -> None:
+    """A workflow deletes a job's outputs (model.pt) before rerunning it; last.pt carries the
+    best model, so resuming a finished (or killed) run still writes the best one."""
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "model.pt").unlink()
+    summary = train(DetectorConfig(**TINY), toy, run, progress=False)
+    assert summary["steps"] == 4 and summary["seconds_per_step"] is None  # nothing left to do
+    best, reference = read_checkpoint(run / "model.pt"), read_checkpoint(trained / "model.pt")
+    assert best["step"] == reference["step"] == summary["best_step"]
+    assert best["skysift"] == reference["skysift"] and "score_thresholds" in best["skysift"]
+    for key, value in reference["model"].items():
+        assert torch.equal(value, best["model"][key]), key
 
 
 def test_predict_cutouts_writes_coco_results(toy: Path, trained: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -181,7 +182,10 @@ def test_unreadable_model_files_are_clear_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("method_name", ["byol", "dino"])
 def test_killed_pretraining_resumes_to_the_same_weights(
-    method_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    method_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """4 steps unbroken == 2 steps, a kill, then a resume from last.pt (momentum teacher incl.)."""
     import skysift.ssl.pretrain as engine
@@ -225,12 +229,19 @@ def test_killed_pretraining_resumes_to_the_same_weights(
     log = (broken / "train_log.csv").read_text().splitlines()
     assert len(log) == 5  # header + steps 0..3, the first two from the checkpoint
 
-    other = config.model_copy(update={"image_pix": 24})
-    with pytest.raises(InputFileError, match=r"other settings.*image_pix"):
-        pretrain(other, method_name, data, broken)
     downstream = config.model_copy(deep=True)
     downstream.finetune.max_steps = 7  # not a pretraining setting: resumes (at the end, 0 steps)
     assert pretrain(downstream, method_name, data, broken)["resumed_at_step"] == 4
     longer = config.model_copy(deep=True)
     longer.pretrain.max_steps = 6  # more steps: resumable (the schedule is then a new one)
     assert pretrain(longer, method_name, data, broken)["steps"] == 6
+    # another run (other pretraining settings, or other images): starts afresh, replacing last.pt
+    with caplog.at_level("WARNING", logger="skysift.ssl.pretrain"):
+        summary = pretrain(config.model_copy(update={"seed": 5}), method_name, data, broken)
+    assert "other settings (seed)" in caplog.text
+    assert summary["resumed_at_step"] == 0 and summary["steps"] == 4
+    caplog.clear()
+    flipped = dataclasses.replace(data, images=np.ascontiguousarray(images[:, ::-1]))
+    with caplog.at_level("WARNING", logger="skysift.ssl.pretrain"):
+        summary = pretrain(config.model_copy(update={"seed": 5}), method_name, flipped, broken)
+    assert "other training data" in caplog.text and summary["resumed_at_step"] == 0

@@ -14,7 +14,9 @@ Writes into --out:
   loss_curve.png  loss and learning rate against step
   summary.json    steps, first and final loss, images/s, wall time, device, git revision
   last.pt         full state every pretrain.checkpoint_every steps: a killed run started
-                  again resumes there (--no-resume: start afresh)
+                  again with the same settings and images resumes there; one of other
+                  pretraining settings or images is replaced by a fresh run (logged;
+                  --no-resume: always start afresh)
 """
 
 from __future__ import annotations

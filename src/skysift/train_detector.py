@@ -17,8 +17,10 @@ Writes into --out:
                       normalisation, size: prediction refuses data that differ; with
                       calibrate_thresholds the per-class score thresholds of best val F1,
                       which prediction applies)
-  last.pt             full training state every checkpoint_every steps; a killed run started
-                      again with the same --out resumes from it (--no-resume starts afresh)
+  last.pt             full training state every checkpoint_every steps (and the best model so
+                      far); a killed run started again with the same settings, data and --out
+                      resumes from it; one of other settings or data is replaced by a fresh
+                      run (logged; --no-resume always starts afresh)
   train_log.csv       losses per step and validation rows (per-class F1, completeness,
                       reliability at mask IoU 0.5, and the score threshold of each class)
   loss_curves.png     losses and validation score against step
@@ -53,7 +55,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
         "--resume",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="continue from OUT/last.pt when present (default: yes)",
+        help="continue from OUT/last.pt when it holds the same run: same settings (max_steps, "
+        "eval_every, checkpoint_every, early stopping and device may change) and the same "
+        "training data (default: yes; another run's last.pt is replaced)",
     )
     parser.add_argument("--max-steps", type=int, default=None, help="override detect.max_steps")
     parser.add_argument(

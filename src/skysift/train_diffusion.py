@@ -12,7 +12,9 @@ checkpoint_every, device, seed).
 Writes into --out:
   model.pt            EMA weights, model settings, classes, typical S/N per class
   last.pt             full training state every checkpoint_every steps; a killed run started
-                      again with the same --out resumes from it (--no-resume starts afresh)
+                      again with the same settings, data and --out resumes from it; one of
+                      other settings or data is replaced by a fresh run (logged; --no-resume
+                      always starts afresh)
   train_log.csv       loss and learning rate per step; loss_curve.png
   train_summary.json  steps, windows per class, first/final loss, s/step, parameters
 """
@@ -38,7 +40,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
         "--resume",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="continue from OUT/last.pt when present (default: yes)",
+        help="continue from OUT/last.pt when it holds the same run: same settings (max_steps, "
+        "checkpoint_every, log_every and device may change) and training data (default: yes; "
+        "another run's last.pt is replaced)",
     )
     parser.add_argument("--max-steps", type=int, default=None, help="override max_steps")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])

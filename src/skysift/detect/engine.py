@@ -30,7 +30,6 @@ from tqdm import tqdm
 
 from skysift.data.coco import json_safe
 from skysift.detect.checkpoint import (
-    check_metadata,
     model_metadata,
     read_checkpoint,
     restore_rng_states,
@@ -43,6 +42,7 @@ from skysift.detect.model import build_detector, load_backbone_weights
 from skysift.detect.validate import validation_metrics
 from skysift.errors import ConfigError, InputFileError
 from skysift.io.atomic import atomic_path, write_csv_rows
+from skysift.io.resume import files_sha256, why_not_resumable
 
 log = logging.getLogger(__name__)
 
@@ -145,17 +145,37 @@ def train_one_step(
     return out
 
 
-def _check_resumable(state: dict[str, Any], config: DetectorConfig, path: Path) -> None:
-    stored = state["skysift"]["model_config"]
-    current = config.model_dump(mode="json")
-    for key, value in current.items():
-        if key not in RESUMABLE_KEYS and stored.get(key) != value:
-            raise ConfigError(
-                f"detect.{key}",
-                f"differs from the checkpoint {path} ({stored.get(key)!r} there, {value!r} now); "
-                f"to start afresh, delete {path} (the workflow's way) or train with --no-resume "
-                "or another --out",
-            )
+def training_data_sha256(root: Path, extra_train: Sequence[str | Path] = ()) -> str:
+    """sha256 of what a run trains and validates on: the set's ``dataset.json`` and annotation
+    files (they name every cutout file and its normalisation), and those of the extra sets."""
+    files = [root / "dataset.json", *(root / "annotations" / f"{s}.json" for s in ("train", "val"))]
+    for extra in map(Path, extra_train):
+        files += [extra / "dataset.json", extra / "annotations" / "train.json"]
+    return files_sha256(files)
+
+
+def _resumable_state(
+    path: Path, config: DetectorConfig, meta: dict[str, Any], data_sha256: str
+) -> dict[str, Any] | None:
+    """``last.pt`` when it holds this run (same settings and training data), else None."""
+    if not path.is_file():
+        return None
+    saved = read_checkpoint(path)
+    reason = why_not_resumable(
+        saved["skysift"]["model_config"],
+        config.model_dump(mode="json"),
+        saved_data_sha256=saved.get("data_sha256"),
+        data_sha256=data_sha256,
+        may_change=RESUMABLE_KEYS,
+    )
+    if reason is None:
+        stored = {k: saved["skysift"].get(k) for k in ("classes", "normalisation", "size_pix")}
+        if stored != {k: meta[k] for k in stored}:
+            reason = "made for other classes, normalisation or cutout size"
+    if reason is not None:
+        log.warning("%s was %s: not resumed, training starts afresh and replaces it", path, reason)
+        return None
+    return saved
 
 
 def plot_loss_curves(rows: list[dict[str, Any]], path: Path) -> None:
@@ -202,7 +222,7 @@ def train(
     progress: bool = True,
     extra_train: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
-    """Train the detector; resume from ``out_dir/last.pt`` when it exists and ``resume``.
+    """Train the detector; resume from ``out_dir/last.pt`` when it holds this same run.
 
     Parameters
     ----------
@@ -216,7 +236,10 @@ def train(
         Classes of the model in label order (default: the dataset's); every annotated class
         must be among them.
     resume
-        Continue from ``last.pt`` if present (False: start afresh, overwriting).
+        Continue from ``last.pt`` when it holds this run: the same settings (except
+        :data:`RESUMABLE_KEYS`) and the same training data (sha256 of the set's
+        ``dataset.json`` and annotation files). A ``last.pt`` of another run is replaced: the
+        run starts afresh and logs why. False: always start afresh, overwriting.
     stop_after
         Stop (as if killed) after this many steps of this call, without finishing; for tests.
     progress
@@ -248,6 +271,7 @@ def train(
     val_set = CutoutDataset(info.root, "val", classes=classes) if has_val else None
     if val_set is not None and len(val_set) == 0:
         val_set = None
+    data_sha256 = training_data_sha256(info.root, extra_train)
     device = resolve_device(config)
     meta = model_metadata(
         config, classes=classes, normalisation=info.normalisation, size_pix=info.size_pix
@@ -257,7 +281,17 @@ def train(
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         return _run(
-            config, info.root, out, train_set, val_set, meta, device, resume, stop_after, progress
+            config,
+            info.root,
+            out,
+            train_set,
+            val_set,
+            meta,
+            device,
+            resume=resume,
+            data_sha256=data_sha256,
+            stop_after=stop_after,
+            progress=progress,
         )
     finally:
         torch.use_deterministic_algorithms(previous_deterministic)
@@ -271,7 +305,9 @@ def _run(
     val_set: CutoutDataset | None,
     meta: dict[str, Any],
     device: torch.device,
+    *,
     resume: bool,
+    data_sha256: str,
     stop_after: int | None,
     progress: bool,
 ) -> dict[str, Any]:
@@ -296,16 +332,11 @@ def _run(
     state: dict[str, Any] = {"step": 0, "best_score": None, "best_step": None, "bad_evals": 0}
     rows: list[dict[str, Any]] = []
     last_path = out / "last.pt"
-    if resume and last_path.is_file():
-        saved = read_checkpoint(last_path)
-        check_metadata(
-            saved["skysift"],
-            last_path,
-            expect_normalisation=train_set.normalisation,
-            expect_classes=meta["classes"],
-            expect_size_pix=meta["size_pix"],
-        )
-        _check_resumable(saved, config, last_path)
+    # the best model so far (what model.pt holds): kept in last.pt too, so that a resumed run
+    # ends with the best model even when model.pt was deleted meanwhile (a workflow rerun)
+    best_blob: dict[str, Any] | None = None
+    saved = _resumable_state(last_path, config, meta, data_sha256) if resume else None
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -314,6 +345,7 @@ def _run(
         restore_rng_states(saved["rng"])
         rows = list(saved.get("log", []))
         state.update({k: saved[k] for k in ("step", "best_score", "best_step", "bad_evals")})
+        best_blob = saved.get("best")
         log.info("resuming from %s at step %d", last_path, state["step"])
     else:
         torch.manual_seed(config.seed)
@@ -326,7 +358,9 @@ def _run(
             raise ConfigError("detect.tensorboard", "needs the tensorboard package") from exc
         writer = SummaryWriter(str(out / "tensorboard"))
 
-    def checkpoint(path: Path, *, full: bool, thresholds: dict[str, float] | None = None) -> None:
+    def checkpoint(
+        path: Path, *, full: bool, thresholds: dict[str, float] | None = None
+    ) -> dict[str, Any]:
         blob: dict[str, Any] = {
             "model": model.state_dict(),
             "step": state["step"],
@@ -338,6 +372,8 @@ def _run(
         }
         if full:
             blob.update(
+                best=best_blob,
+                data_sha256=data_sha256,
                 optimizer=optimizer.state_dict(),
                 scheduler=scheduler.state_dict(),
                 scaler=scaler.state_dict() if scaler is not None else None,
@@ -346,9 +382,11 @@ def _run(
                 log=rows,
             )
         save_checkpoint(path, blob)
+        return blob
 
     def validate() -> bool:
         """Validate, keep the best model; True when early stopping says stop."""
+        nonlocal best_blob
         if val_set is None:
             return False
         metrics, thresholds = validation_metrics(
@@ -367,11 +405,13 @@ def _run(
         log.info("step %d: validation score %.3f", state["step"], metrics["score"])
         if state["best_score"] is None or metrics["score"] > state["best_score"]:
             state.update(best_score=metrics["score"], best_step=state["step"], bad_evals=0)
-            checkpoint(
+            blob = checkpoint(
                 out / "model.pt",
                 full=False,
                 thresholds=thresholds if config.calibrate_thresholds else None,
             )
+            # a copy: the model's tensors go on changing in place
+            best_blob = {**blob, "model": {k: v.clone() for k, v in blob["model"].items()}}
             return False
         state["bad_evals"] += 1
         patience = config.early_stopping_patience
@@ -444,8 +484,10 @@ def _run(
     elapsed = time.perf_counter() - started
     if not any(r.get("step") == state["step"] and "val_score" in r for r in rows):
         validate()
-    if val_set is None or not (out / "model.pt").is_file():
+    if best_blob is None:  # no validation split: the final model
         checkpoint(out / "model.pt", full=False)
+    elif not (out / "model.pt").is_file():  # resumed after model.pt was deleted
+        save_checkpoint(out / "model.pt", best_blob)
     checkpoint(last_path, full=True)
     write_csv_rows(out / "train_log.csv", rows)
     plot_loss_curves(rows, out / "loss_curves.png")

@@ -30,8 +30,9 @@ from skysift.diffusion.model import (
     train_scheduler,
 )
 from skysift.diffusion.windows import WindowSet, load_windows
-from skysift.errors import ConfigError, InputFileError
+from skysift.errors import InputFileError
 from skysift.io.atomic import atomic_path, write_csv_rows
+from skysift.io.resume import files_sha256, why_not_resumable
 from skysift.ssl.training import plot_loss, resolve_device, set_lr, warmup_cosine
 
 log = logging.getLogger(__name__)
@@ -110,17 +111,33 @@ def _meta(config: DiffusionTrainConfig, windows: WindowSet, dataset: Path) -> di
     }
 
 
-def _check_resumable(state: dict[str, Any], config: DiffusionTrainConfig, path: Path) -> None:
-    saved = state["skysift"]["train"]
-    now = config.model_dump()
-    keys = [k for k in now if k not in ("max_steps", "checkpoint_every", "log_every", "device")]
-    changed = [k for k in keys if saved.get(k) != now[k]]
-    if changed:
-        raise InputFileError(
-            path,
-            f"was trained with other settings ({', '.join(changed)}); "
-            "use --no-resume to start afresh",
-        )
+#: Settings that may change between a run and its continuation.
+RESUMABLE_KEYS = frozenset({"max_steps", "checkpoint_every", "log_every", "device"})
+
+
+def _resumable_state(
+    path: Path, config: DiffusionTrainConfig, data_sha256: str
+) -> dict[str, Any] | None:
+    """``last.pt`` when it holds this run (same settings and training data), else None."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and torch errors alike
+        raise InputFileError(path, f"not a readable checkpoint ({exc})") from exc
+    reason = why_not_resumable(
+        state["skysift"]["train"],
+        config.model_dump(),
+        saved_data_sha256=state.get("data_sha256"),
+        data_sha256=data_sha256,
+        may_change=RESUMABLE_KEYS,
+    )
+    if reason is None and int(state["step"]) > config.max_steps:
+        reason = f"already at step {state['step']}, beyond max_steps {config.max_steps}"
+    if reason is not None:
+        log.warning("%s was %s: not resumed, training starts afresh and replaces it", path, reason)
+        return None
+    return state
 
 
 def train_diffusion(
@@ -152,18 +169,19 @@ def train_diffusion(
     out_dir.mkdir(parents=True, exist_ok=True)
     last = out_dir / "last.pt"
     step, rows = 0, []
-    if resume and last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        _check_resumable(state, config, last)
+    data_sha256 = files_sha256(
+        [
+            dataset_dir / "dataset.json",
+            *(dataset_dir / "annotations" / f"{s}.json" for s in config.splits),
+        ]
+    )
+    state = _resumable_state(last, config, data_sha256) if resume else None
+    if state is not None:
         unet.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         ema.load_state_dict(state["ema"])
         step, rows = int(state["step"]), list(json.loads(state["rows"]))
         log.info("resuming from %s at step %d", last, step)
-    if step > config.max_steps:
-        raise ConfigError(
-            "diffusion.train.max_steps", f"{last} is already at step {step} > {config.max_steps}"
-        )
     ema.to(device)
     probabilities = class_weights(windows.labels)
     conditioning = config.model.conditioning
@@ -223,6 +241,7 @@ def train_diffusion(
                         "ema": ema.state_dict(),
                         "step": step,
                         "rows": json.dumps(rows),
+                        "data_sha256": data_sha256,
                         "skysift": meta,
                     },
                     tmp,

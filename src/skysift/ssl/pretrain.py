@@ -8,8 +8,9 @@ method update its momentum teacher. The exported trunk goes to ``backbone.pt``
 
 Every ``pretrain.checkpoint_every`` steps the whole state (method incl. heads and momentum
 teacher, optimiser, step, log) goes to ``last.pt``; a killed run started again with the same
-settings resumes there and ends with the same weights as an unbroken run (the batches and views
-of step k depend only on the seed and k).
+settings and images resumes there and ends with the same weights as an unbroken run (the batches
+and views of step k depend only on the seed and k); a ``last.pt`` of other pretraining settings
+or images is another run, which starts afresh (:mod:`skysift.io.resume`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import torch
 from tqdm import tqdm
 
 from skysift.data.cutouts import git_revision
-from skysift.errors import ConfigError, InputFileError
+from skysift.errors import InputFileError
 from skysift.io.atomic import atomic_path, write_csv_rows
+from skysift.io.resume import array_sha256, why_not_resumable
 from skysift.ssl.augment import RadioViews, batch_views
 from skysift.ssl.checkpoint import backbone_metadata, save_backbone
 from skysift.ssl.config import SSLConfig
@@ -183,25 +185,39 @@ PRETRAINING_KEYS = ("backbone", "image_pix", "crop_fraction", "normalisation", "
 RESUME_FREE = ("max_steps", "checkpoint_every", "log_every", "num_workers")
 
 
-def _check_resumable(saved: dict[str, Any], config: SSLConfig, path: Path) -> None:
-    """Refuse a ``last.pt`` made with other pretraining settings.
+def _pretraining_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that shape pretraining (``PRETRAINING_KEYS`` and ``pretrain.*``), flat;
+    the downstream ones (probe, finetune, tasks) are not among them."""
+    flat = {k: config.get(k) for k in PRETRAINING_KEYS}
+    flat.update({f"pretrain.{k}": v for k, v in config.get("pretrain", {}).items()})
+    return flat
 
-    Compared: the settings that shape pretraining (``PRETRAINING_KEYS`` and ``pretrain`` but
-    its steps, logging and workers); the downstream ones (probe, finetune, tasks) may differ.
-    """
-    now = config.model_dump(mode="json")
-    changed = [k for k in PRETRAINING_KEYS if saved.get(k) != now[k]]
-    changed += [
-        f"pretrain.{k}"
-        for k in now["pretrain"]
-        if k not in RESUME_FREE and saved.get("pretrain", {}).get(k) != now["pretrain"][k]
-    ]
-    if changed:
-        raise InputFileError(
-            path,
-            f"was pretrained with other settings ({', '.join(changed)}); "
-            "use --no-resume to start afresh",
+
+def _resumable_state(
+    path: Path, config: SSLConfig, method_name: str, data_sha256: str
+) -> dict[str, Any] | None:
+    """``last.pt`` when it holds this run (same method, settings and images), else None."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and torch errors alike
+        raise InputFileError(path, f"not a readable checkpoint ({exc})") from exc
+    reason = why_not_resumable(
+        {"method": state["method"], **_pretraining_settings(json.loads(state["config"]))},
+        {"method": method_name, **_pretraining_settings(config.model_dump(mode="json"))},
+        saved_data_sha256=state.get("data_sha256"),
+        data_sha256=data_sha256,
+        may_change={f"pretrain.{k}" for k in RESUME_FREE},
+    )
+    if reason is None and int(state["step"]) > config.pretrain.max_steps:
+        reason = f"already at step {state['step']}, beyond max_steps {config.pretrain.max_steps}"
+    if reason is not None:
+        log.warning(
+            "%s was %s: not resumed, pretraining starts afresh and replaces it", path, reason
         )
+        return None
+    return state
 
 
 def pretrain(
@@ -226,21 +242,13 @@ def pretrain(
     out.mkdir(parents=True, exist_ok=True)
     last = out / "last.pt"
     step, done_rows, optimizer_state = 0, [], None
-    if resume and last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        _check_resumable(json.loads(state["config"]), config, last)
-        if state["method"] != method_name or state["n_images"] != len(data):
-            raise InputFileError(
-                last,
-                f"holds {state['method']} on {state['n_images']} images, not {method_name} on "
-                f"{len(data)}; use --no-resume to start afresh",
-            )
+    data_sha256 = array_sha256(data.images)
+    state = _resumable_state(last, config, method_name, data_sha256) if resume else None
+    if state is not None:
         method.load_state_dict(state["model"])
         optimizer_state = state["optimizer"]
         step, done_rows = int(state["step"]), list(json.loads(state["rows"]))
         log.info("resuming %s from %s at step %d", method_name, last, step)
-    if step > cfg.max_steps:
-        raise ConfigError("ssl.pretrain.max_steps", f"{last} is already at step {step}")
 
     def save_state(done: int, optimizer: torch.optim.Optimizer, new: list[dict[str, Any]]) -> None:
         with atomic_path(last) as tmp:
@@ -252,6 +260,7 @@ def pretrain(
                     "rows": json.dumps(done_rows + new),
                     "method": method_name,
                     "n_images": len(data),
+                    "data_sha256": data_sha256,
                     "config": json.dumps(config.model_dump(mode="json")),
                 },
                 tmp,
