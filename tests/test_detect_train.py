@@ -128,6 +128,11 @@ def test_a_last_pt_of_another_run_is_replaced_by_a_fresh_run(
         train(config, data, tmp_path / "run", progress=False)
     assert "other training data" in caplog.text
     assert read_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4
+    # fewer steps than the saved state has done: a new, shorter run
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="skysift.detect.engine"):
+        summary = train(config.model_copy(update={"max_steps": 2}), data, tmp_path / "run")
+    assert "already at step 4, beyond max_steps 2" in caplog.text and summary["steps"] == 2
 
 
 def test_a_resumed_run_ends_with_its_best_model_when_model_pt_was_deleted(

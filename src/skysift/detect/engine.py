@@ -172,6 +172,8 @@ def _resumable_state(
         stored = {k: saved["skysift"].get(k) for k in ("classes", "normalisation", "size_pix")}
         if stored != {k: meta[k] for k in stored}:
             reason = "made for other classes, normalisation or cutout size"
+        elif int(saved["step"]) > config.max_steps:
+            reason = f"already at step {saved['step']}, beyond max_steps {config.max_steps}"
     if reason is not None:
         log.warning("%s was %s: not resumed, training starts afresh and replaces it", path, reason)
         return None
