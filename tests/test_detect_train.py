@@ -109,7 +109,7 @@ def test_a_last_pt_of_another_run_is_replaced_by_a_fresh_run(
     config = DetectorConfig(**TINY)
     other = config.model_copy(update={"box_head_dim": 48})
     train(other, toy, tmp_path, resume=False, stop_after=2, progress=False)
-    with caplog.at_level("WARNING", logger="skysift.detect.engine"):
+    with caplog.at_level("WARNING", logger="skysift.io.resume"):
         train(config, toy, tmp_path, progress=False)
     assert "other settings (box_head_dim)" in caplog.text
     fresh, straight = read_checkpoint(tmp_path / "last.pt"), read_checkpoint(trained / "last.pt")
@@ -124,13 +124,13 @@ def test_a_last_pt_of_another_run_is_replaced_by_a_fresh_run(
     coco["annotations"] = coco["annotations"][:-1]
     val.write_text(json.dumps(coco))
     caplog.clear()
-    with caplog.at_level("WARNING", logger="skysift.detect.engine"):
+    with caplog.at_level("WARNING", logger="skysift.io.resume"):
         train(config, data, tmp_path / "run", progress=False)
     assert "other training data" in caplog.text
     assert read_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4
     # fewer steps than the saved state has done: a new, shorter run
     caplog.clear()
-    with caplog.at_level("WARNING", logger="skysift.detect.engine"):
+    with caplog.at_level("WARNING", logger="skysift.io.resume"):
         summary = train(config.model_copy(update={"max_steps": 2}), data, tmp_path / "run")
     assert "already at step 4, beyond max_steps 2" in caplog.text and summary["steps"] == 2
 

@@ -147,7 +147,7 @@ def test_resume_after_a_kill_gives_identical_weights(
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
     # other settings: another run, which starts afresh (a workflow rerun after a config change)
-    with caplog.at_level("WARNING", logger="skysift.diffusion.train"):
+    with caplog.at_level("WARNING", logger="skysift.io.resume"):
         train_diffusion(tiny_train(max_steps=2, lr=5e-4), dataset, tmp_path, resume=True)
     assert "other settings (lr)" in caplog.text
     fresh = tmp_path / "fresh"

@@ -236,12 +236,12 @@ def test_killed_pretraining_resumes_to_the_same_weights(
     longer.pretrain.max_steps = 6  # more steps: resumable (the schedule is then a new one)
     assert pretrain(longer, method_name, data, broken)["steps"] == 6
     # another run (other pretraining settings, or other images): starts afresh, replacing last.pt
-    with caplog.at_level("WARNING", logger="skysift.ssl.pretrain"):
+    with caplog.at_level("WARNING", logger="skysift.io.resume"):
         summary = pretrain(config.model_copy(update={"seed": 5}), method_name, data, broken)
     assert "other settings (seed)" in caplog.text
     assert summary["resumed_at_step"] == 0 and summary["steps"] == 4
     caplog.clear()
     flipped = dataclasses.replace(data, images=np.ascontiguousarray(images[:, ::-1]))
-    with caplog.at_level("WARNING", logger="skysift.ssl.pretrain"):
+    with caplog.at_level("WARNING", logger="skysift.io.resume"):
         summary = pretrain(config.model_copy(update={"seed": 5}), method_name, flipped, broken)
     assert "other training data" in caplog.text and summary["resumed_at_step"] == 0

@@ -42,7 +42,7 @@ from skysift.detect.model import build_detector, load_backbone_weights
 from skysift.detect.validate import validation_metrics
 from skysift.errors import ConfigError, InputFileError
 from skysift.io.atomic import atomic_path, write_csv_rows
-from skysift.io.resume import files_sha256, why_not_resumable
+from skysift.io.resume import continues_same_run, files_sha256
 
 log = logging.getLogger(__name__)
 
@@ -161,21 +161,20 @@ def _resumable_state(
     if not path.is_file():
         return None
     saved = read_checkpoint(path)
-    reason = why_not_resumable(
-        saved["skysift"]["model_config"],
-        config.model_dump(mode="json"),
+    data_keys = ("classes", "normalisation", "size_pix")
+    if not continues_same_run(
+        path,
+        saved_settings={
+            **saved["skysift"]["model_config"],
+            **{k: saved["skysift"].get(k) for k in data_keys},
+        },
+        settings={**config.model_dump(mode="json"), **{k: meta[k] for k in data_keys}},
         saved_data_sha256=saved.get("data_sha256"),
         data_sha256=data_sha256,
+        saved_step=int(saved["step"]),
+        max_steps=config.max_steps,
         may_change=RESUMABLE_KEYS,
-    )
-    if reason is None:
-        stored = {k: saved["skysift"].get(k) for k in ("classes", "normalisation", "size_pix")}
-        if stored != {k: meta[k] for k in stored}:
-            reason = "made for other classes, normalisation or cutout size"
-        elif int(saved["step"]) > config.max_steps:
-            reason = f"already at step {saved['step']}, beyond max_steps {config.max_steps}"
-    if reason is not None:
-        log.warning("%s was %s: not resumed, training starts afresh and replaces it", path, reason)
+    ):
         return None
     return saved
 

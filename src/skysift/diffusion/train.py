@@ -30,9 +30,8 @@ from skysift.diffusion.model import (
     train_scheduler,
 )
 from skysift.diffusion.windows import WindowSet, load_windows
-from skysift.errors import InputFileError
 from skysift.io.atomic import atomic_path, write_csv_rows
-from skysift.io.resume import files_sha256, why_not_resumable
+from skysift.io.resume import continues_same_run, files_sha256, read_training_state
 from skysift.ssl.training import plot_loss, resolve_device, set_lr, warmup_cosine
 
 log = logging.getLogger(__name__)
@@ -119,23 +118,17 @@ def _resumable_state(
     path: Path, config: DiffusionTrainConfig, data_sha256: str
 ) -> dict[str, Any] | None:
     """``last.pt`` when it holds this run (same settings and training data), else None."""
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors alike
-        raise InputFileError(path, f"not a readable checkpoint ({exc})") from exc
-    reason = why_not_resumable(
-        state["skysift"]["train"],
-        config.model_dump(),
+    state = read_training_state(path)
+    if state is None or not continues_same_run(
+        path,
+        saved_settings=state["skysift"]["train"],
+        settings=config.model_dump(),
         saved_data_sha256=state.get("data_sha256"),
         data_sha256=data_sha256,
+        saved_step=int(state["step"]),
+        max_steps=config.max_steps,
         may_change=RESUMABLE_KEYS,
-    )
-    if reason is None and int(state["step"]) > config.max_steps:
-        reason = f"already at step {state['step']}, beyond max_steps {config.max_steps}"
-    if reason is not None:
-        log.warning("%s was %s: not resumed, training starts afresh and replaces it", path, reason)
+    ):
         return None
     return state
 

@@ -11,11 +11,16 @@ again with the same command continues, and a workflow rerun after a change train
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from skysift.errors import InputFileError
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 
@@ -69,3 +74,43 @@ def why_not_resumable(
     if saved_data_sha256 != data_sha256:
         return "made from other training data (its files have changed)"
     return None
+
+
+def continues_same_run(
+    path: Path,
+    *,
+    saved_settings: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    saved_data_sha256: str | None,
+    data_sha256: str,
+    saved_step: int,
+    max_steps: int,
+    may_change: Collection[str] = (),
+) -> bool:
+    """True when the state saved in ``path`` may be continued; otherwise log why (a fresh run
+    will replace it) and return False. A state beyond ``max_steps`` is another, shorter run."""
+    reason = why_not_resumable(
+        saved_settings,
+        settings,
+        saved_data_sha256=saved_data_sha256,
+        data_sha256=data_sha256,
+        may_change=may_change,
+    )
+    if reason is None and saved_step > max_steps:
+        reason = f"already at step {saved_step}, beyond max_steps {max_steps}"
+    if reason is not None:
+        log.warning("%s was %s: not resumed, training starts afresh and replaces it", path, reason)
+    return reason is None
+
+
+def read_training_state(path: Path) -> dict[str, Any] | None:
+    """The ``torch.load``-ed full training state in ``path`` (None when there is none)."""
+    if not path.is_file():
+        return None
+    import torch
+
+    try:
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and torch errors alike
+        raise InputFileError(path, f"not a readable checkpoint ({exc})") from exc
+    return state

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from skysift.data.cutouts import git_revision
 from skysift.errors import InputFileError
 from skysift.io.atomic import atomic_path, write_csv_rows
-from skysift.io.resume import array_sha256, why_not_resumable
+from skysift.io.resume import array_sha256, continues_same_run, read_training_state
 from skysift.ssl.augment import RadioViews, batch_views
 from skysift.ssl.checkpoint import backbone_metadata, save_backbone
 from skysift.ssl.config import SSLConfig
@@ -197,25 +197,20 @@ def _resumable_state(
     path: Path, config: SSLConfig, method_name: str, data_sha256: str
 ) -> dict[str, Any] | None:
     """``last.pt`` when it holds this run (same method, settings and images), else None."""
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors alike
-        raise InputFileError(path, f"not a readable checkpoint ({exc})") from exc
-    reason = why_not_resumable(
-        {"method": state["method"], **_pretraining_settings(json.loads(state["config"]))},
-        {"method": method_name, **_pretraining_settings(config.model_dump(mode="json"))},
+    state = read_training_state(path)
+    if state is None or not continues_same_run(
+        path,
+        saved_settings={
+            "method": state["method"],
+            **_pretraining_settings(json.loads(state["config"])),
+        },
+        settings={"method": method_name, **_pretraining_settings(config.model_dump(mode="json"))},
         saved_data_sha256=state.get("data_sha256"),
         data_sha256=data_sha256,
+        saved_step=int(state["step"]),
+        max_steps=config.pretrain.max_steps,
         may_change={f"pretrain.{k}" for k in RESUME_FREE},
-    )
-    if reason is None and int(state["step"]) > config.pretrain.max_steps:
-        reason = f"already at step {state['step']}, beyond max_steps {config.pretrain.max_steps}"
-    if reason is not None:
-        log.warning(
-            "%s was %s: not resumed, pretraining starts afresh and replaces it", path, reason
-        )
+    ):
         return None
     return state
 
