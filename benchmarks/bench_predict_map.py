@@ -8,7 +8,10 @@ Run: ``python benchmarks/bench_predict_map.py [--size 8192] [--ranks 1 2] [--mod
 2. Runs ``predict_map`` with the ``predict`` settings of ``--config`` (the demo's tiles,
    overlap, batch), serially and under ``mpiexec -n N`` (1 torch thread per rank): wall time,
    throughput (Mpix/s), peak RSS per rank, parallel efficiency ``T1 / (N TN)``, and whether
-   the catalogues of all rank counts are byte-identical.
+   the catalogues of all rank counts are byte-identical. Then one extra 1-rank run per ``--fast``
+   case, predict settings that replace the config's (default: a 32-px overlap; ``--fast`` alone:
+   none). The precision stays the config's ``auto``: emulated bfloat16 is slow on CPUs without
+   native support.
 3. Runs ``skysift run-baseline pybdsf`` and ``aegean`` on the same map with ``--baseline-cores``
    cores (their own wall time, CPU time and peak RSS from ``runtime.json``).
 4. Scores every finder with the one matcher exactly as the workflow does: ``build-cutouts`` of
@@ -221,7 +224,7 @@ def main() -> None:
     parser.add_argument(
         "--fast",
         nargs="*",
-        default=['{"precision": "bfloat16", "max_proposals": 50, "overlap_pix": 32}'],
+        default=['{"overlap_pix": 32}'],
         help="extra 1-rank cases: predict settings that replace the config's, one JSON each "
         "(none: no extra case)",
     )
