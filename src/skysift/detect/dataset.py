@@ -98,6 +98,12 @@ class ImageRecord:
     rles: tuple[dict[str, Any], ...]
 
 
+def dataset_files(root: Path, splits: Sequence[str]) -> list[Path]:
+    """The files that define a set's ``splits``: ``dataset.json`` and each split's
+    ``annotations/<split>.json`` (they name every cutout file and its normalisation)."""
+    return [root / "dataset.json", *(root / "annotations" / f"{s}.json" for s in splits)]
+
+
 def read_split(
     root: Path, split: str, classes: Sequence[str]
 ) -> tuple[list[ImageRecord], dict[str, Any]]:

@@ -37,7 +37,13 @@ from skysift.detect.checkpoint import (
     save_checkpoint,
 )
 from skysift.detect.config import DetectorConfig
-from skysift.detect.dataset import CutoutDataset, StepBatchSampler, collate, read_dataset_info
+from skysift.detect.dataset import (
+    CutoutDataset,
+    StepBatchSampler,
+    collate,
+    dataset_files,
+    read_dataset_info,
+)
 from skysift.detect.model import build_detector, load_backbone_weights
 from skysift.detect.validate import validation_metrics
 from skysift.errors import ConfigError, InputFileError
@@ -146,11 +152,11 @@ def train_one_step(
 
 
 def training_data_sha256(root: Path, extra_train: Sequence[str | Path] = ()) -> str:
-    """sha256 of what a run trains and validates on: the set's ``dataset.json`` and annotation
-    files (they name every cutout file and its normalisation), and those of the extra sets."""
-    files = [root / "dataset.json", *(root / "annotations" / f"{s}.json" for s in ("train", "val"))]
+    """sha256 of what a run trains and validates on: the files of the set's ``train`` and
+    ``val`` splits, and of the extra sets' ``train`` split."""
+    files = dataset_files(root, ("train", "val"))
     for extra in map(Path, extra_train):
-        files += [extra / "dataset.json", extra / "annotations" / "train.json"]
+        files += dataset_files(extra, ("train",))
     return files_sha256(files)
 
 
@@ -164,14 +170,13 @@ def _resumable_state(
     data_keys = ("classes", "normalisation", "size_pix")
     if not continues_same_run(
         path,
+        saved,
         saved_settings={
             **saved["skysift"]["model_config"],
             **{k: saved["skysift"].get(k) for k in data_keys},
         },
         settings={**config.model_dump(mode="json"), **{k: meta[k] for k in data_keys}},
-        saved_data_sha256=saved.get("data_sha256"),
         data_sha256=data_sha256,
-        saved_step=int(saved["step"]),
         max_steps=config.max_steps,
         may_change=RESUMABLE_KEYS,
     ):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from diffusers.training_utils import EMAModel
 
+from skysift.detect.dataset import dataset_files
 from skysift.diffusion.config import DiffusionTrainConfig
 from skysift.diffusion.model import (
     MODEL_VERSION,
@@ -121,11 +122,10 @@ def _resumable_state(
     state = read_training_state(path)
     if state is None or not continues_same_run(
         path,
+        state,
         saved_settings=state["skysift"]["train"],
         settings=config.model_dump(),
-        saved_data_sha256=state.get("data_sha256"),
         data_sha256=data_sha256,
-        saved_step=int(state["step"]),
         max_steps=config.max_steps,
         may_change=RESUMABLE_KEYS,
     ):
@@ -162,12 +162,7 @@ def train_diffusion(
     out_dir.mkdir(parents=True, exist_ok=True)
     last = out_dir / "last.pt"
     step, rows = 0, []
-    data_sha256 = files_sha256(
-        [
-            dataset_dir / "dataset.json",
-            *(dataset_dir / "annotations" / f"{s}.json" for s in config.splits),
-        ]
-    )
+    data_sha256 = files_sha256(dataset_files(dataset_dir, config.splits))
     state = _resumable_state(last, config, data_sha256) if resume else None
     if state is not None:
         unet.load_state_dict(state["model"])

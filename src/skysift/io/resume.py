@@ -78,24 +78,25 @@ def why_not_resumable(
 
 def continues_same_run(
     path: Path,
+    state: Mapping[str, Any],
     *,
     saved_settings: Mapping[str, Any],
     settings: Mapping[str, Any],
-    saved_data_sha256: str | None,
     data_sha256: str,
-    saved_step: int,
     max_steps: int,
     may_change: Collection[str] = (),
 ) -> bool:
-    """True when the state saved in ``path`` may be continued; otherwise log why (a fresh run
-    will replace it) and return False. A state beyond ``max_steps`` is another, shorter run."""
+    """True when ``state`` (read from ``path``; its ``step`` and ``data_sha256``, as every
+    trainer saves them) may be continued; otherwise log why (a fresh run will replace it) and
+    return False. A state beyond ``max_steps`` is another, shorter run."""
     reason = why_not_resumable(
         saved_settings,
         settings,
-        saved_data_sha256=saved_data_sha256,
+        saved_data_sha256=state.get("data_sha256"),
         data_sha256=data_sha256,
         may_change=may_change,
     )
+    saved_step = int(state["step"])
     if reason is None and saved_step > max_steps:
         reason = f"already at step {saved_step}, beyond max_steps {max_steps}"
     if reason is not None:

@@ -200,14 +200,13 @@ def _resumable_state(
     state = read_training_state(path)
     if state is None or not continues_same_run(
         path,
+        state,
         saved_settings={
             "method": state["method"],
             **_pretraining_settings(json.loads(state["config"])),
         },
         settings={"method": method_name, **_pretraining_settings(config.model_dump(mode="json"))},
-        saved_data_sha256=state.get("data_sha256"),
         data_sha256=data_sha256,
-        saved_step=int(state["step"]),
         max_steps=config.pretrain.max_steps,
         may_change={f"pretrain.{k}" for k in RESUME_FREE},
     ):
