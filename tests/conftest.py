@@ -82,3 +82,14 @@ def tiny_workflow_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_tiny_workflow("--cores", "2", "--config", f"results_dir={results}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-4000:]
     return results
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the real-Slurm tests last.
+
+    Starting the test Slurm writes /etc/slurm/slurm.conf; from then on, while no slurmctld runs,
+    every `snakemake` start waits ~9 s, because the Slurm executor plugin runs `scontrol show
+    config` when it is loaded and scontrol waits for the absent controller. On a clean machine
+    (CI) the other workflow tests run before that file exists.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)

@@ -180,3 +180,34 @@ def test_aegean_ellipse_mask_size(aegean_result: BaselineResult) -> None:
     a = comps["a"][np.asarray(single["id"]) - 1] / 2.0
     b = comps["b"][np.asarray(single["id"]) - 1] / 2.0
     np.testing.assert_allclose(np.median(areas / (np.pi * 1.0398**2 * a * b)), 1.0, atol=0.1)
+
+
+def test_pybdsf_runs_with_the_existing_objects_out_of_garbage_collection(
+    sky: SimulatedSky, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyBDSF's gc.collect() after each step must not walk the caller's objects (torch, a model):
+    that made a 64-px cutout cost seconds. Objects made inside are still collected."""
+    import gc
+
+    import bdsf
+
+    from skysift.baselines.common import gc_frozen
+    from skysift.baselines.pybdsf import run_pybdsf
+
+    with pytest.raises(RuntimeError), gc_frozen():
+        assert gc.get_freeze_count() > 1000
+        raise RuntimeError("ends the block")
+    assert gc.get_freeze_count() == 0  # handed back, also after an error
+
+    frozen_during_run: list[int] = []
+    real = bdsf.process_image
+
+    def recording(*args: object, **kwargs: object) -> object:
+        frozen_during_run.append(gc.get_freeze_count())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bdsf, "process_image", recording)
+    result = run_pybdsf(sky.radio_map, tmp_path)
+    assert frozen_during_run and frozen_during_run[0] > 1000
+    assert gc.get_freeze_count() == 0
+    assert len(result.catalogue) > 40

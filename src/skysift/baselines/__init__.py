@@ -4,10 +4,7 @@ Each runner (:func:`skysift.baselines.pybdsf.run_pybdsf`,
 :func:`skysift.baselines.aegean.run_aegean`) runs the finder on a map of the *Map* contract,
 keeps its native catalogue, and converts it to the truth columns of
 :data:`skysift.io.catalogue.TRUTH_COLUMNS` plus a segmentation image, so that the same matcher
-scores the detector and the baselines. The finders are imported lazily: importing this package
-does not import ``bdsf`` or ``AegeanTools``.
+scores the detector and the baselines. Importing this package imports nothing else (the
+workflow's config models import :mod:`skysift.baselines.config` at every Snakemake start), and
+the finders themselves (``bdsf``, ``AegeanTools``) are imported only by their runners.
 """
-
-from skysift.baselines.common import BaselineResult, RuntimeStats
-
-__all__ = ["BaselineResult", "RuntimeStats"]

@@ -35,6 +35,7 @@ from scipy import ndimage
 from skysift.baselines.common import (
     BaselineResult,
     FinderError,
+    gc_frozen,
     mask_columns,
     measure_runtime,
     pixel_positions,
@@ -253,7 +254,11 @@ def run_pybdsf(
         tmp = Path(tmp_name)
         image = tmp / "map.fits"
         write_map(image, radio_map)
-        with quiet_library("PyBDSF") as captured, measure_runtime() as runtime:
+        with (
+            gc_frozen(),
+            quiet_library("PyBDSF") as captured,
+            measure_runtime() as runtime,
+        ):
             try:
                 img = bdsf.process_image(
                     str(image), quiet=True, outdir=str(tmp), output_opts=False, **options
