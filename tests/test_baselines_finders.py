@@ -186,7 +186,7 @@ def test_pybdsf_runs_with_the_existing_objects_out_of_garbage_collection(
     sky: SimulatedSky, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PyBDSF's gc.collect() after each step must not walk the caller's objects (torch, a model):
-    that made a 64-px cutout cost seconds. Objects made inside are still collected."""
+    that made a 64-px cutout cost seconds. A caller's own frozen objects stay frozen."""
     import gc
 
     import bdsf
@@ -198,6 +198,14 @@ def test_pybdsf_runs_with_the_existing_objects_out_of_garbage_collection(
         assert gc.get_freeze_count() > 1000
         raise RuntimeError("ends the block")
     assert gc.get_freeze_count() == 0  # handed back, also after an error
+    gc.freeze()
+    try:
+        frozen_by_caller = gc.get_freeze_count()
+        with gc_frozen():
+            pass
+        assert gc.get_freeze_count() == frozen_by_caller
+    finally:
+        gc.unfreeze()
 
     frozen_during_run: list[int] = []
     real = bdsf.process_image

@@ -138,8 +138,12 @@ def gc_frozen() -> Iterator[None]:
     the process, which in a process that holds torch and a model costs 0.1-0.5 s, i.e. 3-8 s per
     PyBDSF run even on a 64x64 cutout whose finding takes milliseconds. ``gc.freeze`` moves the
     objects that already exist to a generation the collector skips; objects made inside the block
-    are collected as usual, and ``gc.unfreeze`` hands the old ones back when it ends.
+    are collected as usual, and ``gc.unfreeze`` hands the old ones back when it ends. A process
+    that froze objects itself keeps its own policy: nothing is frozen or unfrozen then.
     """
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield
