@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from skysift.io.resume import array_sha256, changed_settings, files_sha256, why_not_resumable
 
@@ -48,3 +49,18 @@ def test_reasons_not_to_resume() -> None:
     assert "other training data" in str(why_not_resumable(saved, saved, **other))
     older = {**same, "saved_data_sha256": None}
     assert "older skysift" in str(why_not_resumable(saved, saved, **older))
+
+
+def test_training_state_absent_readable_or_a_one_line_error(tmp_path: Path) -> None:
+    import torch
+
+    from skysift.errors import InputFileError
+    from skysift.io.resume import read_training_state
+
+    assert read_training_state(tmp_path / "last.pt") is None  # nothing to resume
+    torch.save({"step": 3}, tmp_path / "last.pt")
+    assert read_training_state(tmp_path / "last.pt") == {"step": 3}
+    (tmp_path / "last.pt").write_bytes(b"cut off")
+    with pytest.raises(InputFileError, match=r"last.pt: not a readable torch file") as info:
+        read_training_state(tmp_path / "last.pt")
+    assert "\n" not in str(info.value)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from skysift.errors import InputFileError
+from skysift.io.torchfile import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,5 @@ def read_training_state(path: Path) -> dict[str, Any] | None:
     """The ``torch.load``-ed full training state in ``path`` (None when there is none)."""
     if not path.is_file():
         return None
-    import torch
-
-    try:
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors alike
-        raise InputFileError(path, f"not a readable checkpoint ({exc})") from exc
+    state: dict[str, Any] = load_torch_file(path, what="training state")
     return state
