@@ -12,8 +12,9 @@ Run: ``python benchmarks/bench_predict_map.py [--size 8192] [--ranks 1 2] [--mod
    case, predict settings that replace the config's (default: a 32-px overlap; ``--fast`` alone:
    none). The precision stays the config's ``auto``: emulated bfloat16 is slow on CPUs without
    native support.
-3. Runs ``skysift run-baseline pybdsf`` and ``aegean`` on the same map with ``--baseline-cores``
-   cores (their own wall time, CPU time and peak RSS from ``runtime.json``).
+3. Runs ``skysift run-baseline pybdsf`` and ``aegean`` (``--baselines``: a choice of them) on the
+   same map with ``--baseline-cores`` cores (their own wall time, CPU time and peak RSS from
+   ``runtime.json``).
 4. Scores every finder with the one matcher exactly as the workflow does: ``build-cutouts`` of
    the map (sky-region split of the demo config), ``catalogue-to-coco`` of each catalogue on the
    test cutouts, ``evaluate-detector`` (skysift by mask IoU; baselines by position, their
@@ -218,6 +219,13 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
     parser.add_argument("--baseline-cores", type=int, default=1)
     parser.add_argument("--no-baselines", action="store_true", help="skysift only")
+    parser.add_argument(
+        "--baselines",
+        nargs="+",
+        choices=sorted(BASELINE_LABELS),
+        default=list(BASELINE_LABELS),
+        help="which baseline finders to run (default: both)",
+    )
     parser.add_argument("--profile-size", type=int, default=1024, help="0 = no profile")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS / "predict_map.md")
@@ -276,7 +284,7 @@ def main() -> None:
         for i in range(len(fast)):
             finders[f"skysift_fast{i}"] = (folder / f"fast{i}", "score", "mask")
         if not args.no_baselines:
-            for finder in ("pybdsf", "aegean"):
+            for finder in args.baselines:
                 out = folder / finder
                 try:
                     baselines[finder] = run_baseline(finder, sky / "map.fits", out,

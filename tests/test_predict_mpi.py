@@ -258,8 +258,19 @@ def test_auto_precision_follows_the_hardware(tmp_path: Path) -> None:
     without = tmp_path / "plain"
     without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
     cpu = torch.device("cpu")
-    assert resolve_precision("auto", cpu, with_bf16) == "bfloat16"
-    assert resolve_precision("auto", cpu, without) == "float32"
-    assert resolve_precision("auto", cpu, tmp_path / "absent") == "float32"  # not Linux
-    assert resolve_precision("float32", cpu, with_bf16) == "float32"  # explicit wins
-    assert resolve_precision("bfloat16", cpu, without) == "bfloat16"
+    plain: dict[str, str] = {}
+    assert resolve_precision("auto", cpu, with_bf16, plain) == "bfloat16"
+    assert resolve_precision("auto", cpu, without, plain) == "float32"
+    assert resolve_precision("auto", cpu, tmp_path / "absent", plain) == "float32"  # not Linux
+    assert resolve_precision("float32", cpu, with_bf16, plain) == "float32"  # explicit wins
+    assert resolve_precision("bfloat16", cpu, without, plain) == "bfloat16"
+    # oneDNN capped below its bfloat16 instructions (README: the AVX2 reproduction): float32
+    for capped in ("AVX2", "avx512_core_vnni", "AVX512_CORE"):
+        for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+            assert resolve_precision("auto", cpu, with_bf16, {name: capped}) == "float32"
+    for allowed in ("AVX512_CORE_BF16", "AVX512_CORE_AMX", "AVX10_1_512", "ALL", "DEFAULT", ""):
+        env = {"ONEDNN_MAX_CPU_ISA": allowed}
+        assert resolve_precision("auto", cpu, with_bf16, env) == "bfloat16"
+    assert resolve_precision("bfloat16", cpu, with_bf16, {"ONEDNN_MAX_CPU_ISA": "AVX2"}) == (
+        "bfloat16"
+    )  # explicit still wins

@@ -61,8 +61,9 @@ class PredictConfig(StrictModel):
         "auto",
         description="float32 (exact), bfloat16 autocast (faster on CPUs with AVX-512 BF16/AMX "
         "and on GPUs; detections differ slightly), or auto: bfloat16 where the device computes "
-        "it natively (a CUDA GPU with bf16, a Linux CPU flagged avx512_bf16 or amx_bf16), else "
-        "float32; the precision used is in summary.json",
+        "it natively (a CUDA GPU with bf16, a Linux CPU flagged avx512_bf16 or amx_bf16 unless "
+        "ONEDNN_MAX_CPU_ISA caps oneDNN below them), else float32; the precision used is in "
+        "summary.json",
     )
     max_proposals: int | None = Field(
         50,

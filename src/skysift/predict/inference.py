@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,18 +84,37 @@ def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     return False
 
 
+#: Environment variables that cap the instruction set of oneDNN (PyTorch's CPU convolutions).
+ONEDNN_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+
+
+def onednn_allows_bf16(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether oneDNN may use the CPU's bfloat16 instructions: False when ``ONEDNN_MAX_CPU_ISA``
+    (or the older ``DNNL_MAX_CPU_ISA``) caps it below them (``AVX2``, ``AVX512_CORE``,
+    ``AVX512_CORE_VNNI`` ...); then bfloat16 would be emulated, slower than float32."""
+    environ = os.environ if environ is None else environ
+    value = next((environ[k] for k in ONEDNN_ISA_VARIABLES if environ.get(k)), "").upper()
+    if value in ("", "ALL", "DEFAULT"):
+        return True
+    return any(tag in value for tag in ("BF16", "AMX", "FP16", "AVX10"))
+
+
 def resolve_precision(
-    precision: str, device: torch.device, cpuinfo: str | Path = "/proc/cpuinfo"
+    precision: str,
+    device: torch.device,
+    cpuinfo: str | Path = "/proc/cpuinfo",
+    environ: Mapping[str, str] | None = None,
 ) -> str:
     """``float32`` or ``bfloat16``: the given one, or for ``auto`` bfloat16 where ``device``
-    computes it natively (CUDA with bf16 support; a CPU per :func:`cpu_has_native_bf16`)."""
+    computes it natively (CUDA with bf16 support; a CPU per :func:`cpu_has_native_bf16`, unless
+    ``environ``, default ``os.environ``, caps oneDNN below it: :func:`onednn_allows_bf16`)."""
     import torch
 
     if precision != "auto":
         return precision
     if device.type == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    if device.type == "cpu" and cpu_has_native_bf16(cpuinfo):
+    if device.type == "cpu" and cpu_has_native_bf16(cpuinfo) and onednn_allows_bf16(environ):
         return "bfloat16"
     return "float32"
 
