@@ -8,11 +8,12 @@ CONFIG ?= config/config.yaml
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install demo test lint typecheck pytest bench schema report clean help
+.PHONY: install demo paper-smoke test lint typecheck pytest bench schema report clean help
 
 help:
 	@echo "make demo    install into $(VENV) and run the workflow on $(CONFIG) with $(CORES) cores"
 	@echo "make test    install into $(VENV), run linters, type checks and the test suite"
+	@echo "make paper-smoke  the paper config's models at a toy size on the CPU, every rule (~35 min)"
 	@echo "make report  build results/report.html (figures and tables of the last run)"
 	@echo "make bench   run the benchmarks (slow; results under benchmarks/results/)"
 	@echo "make schema  regenerate workflow/schemas/config.schema.yaml from the config models"
@@ -30,6 +31,11 @@ demo: install
 	$(BIN)/skysift summarize-runtimes results/benchmarks --out results -q
 	@cat results/runtimes.md
 	@echo "Outputs are under results/ (see README: 'Where outputs land')."
+
+# config/paper.yaml's models and settings through every rule at a toy size, on the CPU (~35 min on
+# 2 cores): a check that the paper workflow runs before it is sent to a GPU cluster; measures nothing.
+paper-smoke: install
+	$(BIN)/snakemake --cores $(CORES) --configfile config/paper.yaml config/paper_smoke.yaml
 
 report: install
 	$(BIN)/snakemake --configfile $(CONFIG) --report results/report.html

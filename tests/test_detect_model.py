@@ -189,3 +189,24 @@ def test_detector_config_errors() -> None:
         load_section(DetectorConfig, "detect", '{"anchor_sizes": [8, 16]}')
     with pytest.raises(ConfigError, match=r"'detect.augment'.*flux_scale"):
         load_section(DetectorConfig, "detect", '{"augment": {"flux_scale": [2, 1]}}')
+
+
+def test_paper_config_detector_trains_and_predicts(repo_root: Path) -> None:
+    """config/paper.yaml's detector (ResNet-50-FPN v2, 256-channel FPN, 4-layer mask head, its
+    RPN and box budgets) on its 3-channel input: one training step and one prediction, so that a
+    GPU run of the paper config does not stop on a setting the demo never builds."""
+    config = load_section(DetectorConfig, "detect", str(repo_root / "config" / "paper.yaml"))
+    assert config.backbone == "resnet50_fpn_v2" and config.mask_head_layers == 4
+    model = build_detector(config, num_classes=5, in_channels=3, image_size=SIZE)
+    assert model.roi_heads.detections_per_img == config.box_detections_per_img
+    assert model.rpn._post_nms_top_n["training"] == config.rpn_post_nms_top_n_train
+    images, targets = toy_target(3)
+    losses = model(images, targets)
+    total = sum(losses.values())
+    assert isinstance(total, torch.Tensor) and torch.isfinite(total)
+    total.backward()
+    model.eval()
+    with torch.inference_mode():
+        out = model(images)[0]
+    assert out["masks"].shape[1:] == (1, SIZE, SIZE)
+    assert out["boxes"].shape[0] <= config.box_detections_per_img

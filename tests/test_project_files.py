@@ -61,6 +61,40 @@ def test_overlay_configs_validate_over_the_demo_config(repo_root: Path, overlay:
     assert config.results_dir.startswith("results-")
 
 
+def test_paper_smoke_overlay_changes_sizes_not_models(repo_root: Path) -> None:
+    """config/paper_smoke.yaml over config/paper.yaml: every model setting stays the paper's."""
+    from snakemake.utils import update_config
+
+    from skysift.config import project_config_from_mapping
+    from skysift.settings import read_yaml
+
+    paper = read_yaml(repo_root / "config" / "paper.yaml")
+    merged = read_yaml(repo_root / "config" / "paper.yaml")
+    update_config(merged, read_yaml(repo_root / "config" / "paper_smoke.yaml"))
+    smoke = project_config_from_mapping(merged, source=repo_root / "config" / "paper_smoke.yaml")
+    full = project_config_from_mapping(paper, source=repo_root / "config" / "paper.yaml")
+    assert smoke.results_dir == "results-paper-smoke"
+    sizes = {"max_steps", "batch_size", "warmup_steps", "checkpoint_every", "eval_every",
+             "log_every", "device", "num_workers", "batch_size_eval", "epochs"}  # fmt: skip
+
+    def differing(a: object, b: object, path: str = "") -> set[str]:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return {d for k in a for d in differing(a[k], b.get(k), f"{path}.{k}")}
+        return set() if a == b else {path}
+
+    for section in ("detect", "predict"):
+        changed = differing(
+            getattr(smoke, section).model_dump(), getattr(full, section).model_dump()
+        )
+        assert {c.rsplit(".", 1)[-1] for c in changed} <= sizes, changed
+    smoke_ssl, full_ssl = smoke.ssl.model_dump(), full.ssl.model_dump()
+    for key in ("backbone", "image_pix", "cutout_pix", "normalisation", "views"):
+        assert smoke_ssl[key] == full_ssl[key], key
+    assert smoke_ssl["pretrain"]["dino_output_dim"] == full_ssl["pretrain"]["dino_output_dim"]
+    assert smoke.diffusion.train.model == full.diffusion.train.model
+    assert smoke.cutouts == full.cutouts
+
+
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_stage_help_says_what_it_reads_and_writes(
     stage: str, capsys: pytest.CaptureFixture[str]
