@@ -34,6 +34,32 @@ def test_dry_run_shows_the_dag(repo_root: Path, tmp_path: Path) -> None:
         assert rule in result.stdout + result.stderr
 
 
+def _predict_map_resources(output: str) -> str:
+    block = output.split("rule predict_map:", 1)[1]
+    return next(line for line in block.splitlines() if "resources:" in line)
+
+
+def test_cluster_profile_gives_predict_map_a_gpu_when_the_config_predicts_on_cuda(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """The README's cluster command: config/paper.yaml predicts on cuda, so its MPI ranks get a
+    GPU to share; the demo config predicts on the CPU and asks for none."""
+    paper = _snakemake(
+        repo_root, "-n", "--profile", "workflow/profiles/slurm", "--configfile",
+        "config/paper.yaml", "--config", f"results_dir={tmp_path / 'paper'}", "--nolock",
+        "--", f"{tmp_path / 'paper'}/predict/sim000/catalogue.fits",
+    )  # fmt: skip
+    assert paper.returncode == 0, paper.stderr
+    resources = _predict_map_resources(paper.stdout)
+    assert "gpu=1" in resources and "tasks=8" in resources and "srun" in resources
+    demo = _snakemake(
+        repo_root, "-n", "--config", f"results_dir={tmp_path / 'demo'}", "--nolock",
+        "--", f"{tmp_path / 'demo'}/predict/sim000/catalogue.fits",
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    assert "gpu=0" in _predict_map_resources(demo.stdout)
+
+
 @pytest.mark.parametrize(
     ("patch", "key"),
     [

@@ -26,6 +26,8 @@ rule predict_map:
         # MPI ranks; the launcher is mpiexec here and `srun --mpi=pmi2` in the Slurm profile.
         tasks=2,
         mpi="mpiexec",
+        # a GPU for the job (the ranks share it) when predict.device is CUDA (config/paper.yaml)
+        gpu=1 if CFG.predict.device.startswith("cuda") else 0,
     params:
         settings=section_settings("predict"),
         dataset=subpath(input.dataset, parent=True),
