@@ -75,7 +75,7 @@ def test_paper_smoke_overlay_changes_sizes_not_models(repo_root: Path) -> None:
     full = project_config_from_mapping(paper, source=repo_root / "config" / "paper.yaml")
     assert smoke.results_dir == "results-paper-smoke"
     sizes = {"max_steps", "batch_size", "warmup_steps", "checkpoint_every", "eval_every",
-             "log_every", "device", "num_workers", "batch_size_eval", "epochs"}  # fmt: skip
+             "log_every", "device", "batch_size_eval", "epochs"}  # fmt: skip
 
     def differing(a: object, b: object, path: str = "") -> set[str]:
         if isinstance(a, dict) and isinstance(b, dict):
