@@ -13,7 +13,7 @@ export MPLBACKEND := Agg
 help:
 	@echo "make demo    install into $(VENV) and run the workflow on $(CONFIG) with $(CORES) cores"
 	@echo "make test    install into $(VENV), run linters, type checks and the test suite"
-	@echo "make paper-smoke  the paper config's models at a toy size on the CPU, every rule (~35 min)"
+	@echo "make paper-smoke  the paper config's models at a toy size on the CPU, every rule (~32 min)"
 	@echo "make report  build results/report.html (figures and tables of the last run)"
 	@echo "make bench   run the benchmarks (slow; results under benchmarks/results/)"
 	@echo "make schema  regenerate workflow/schemas/config.schema.yaml from the config models"
@@ -32,7 +32,7 @@ demo: install
 	@cat results/runtimes.md
 	@echo "Outputs are under results/ (see README: 'Where outputs land')."
 
-# config/paper.yaml's models and settings through every rule at a toy size, on the CPU (~35 min on
+# config/paper.yaml's models and settings through every rule at a toy size, on the CPU (~32 min on
 # 2 cores): a check that the paper workflow runs before it is sent to a GPU cluster; measures nothing.
 paper-smoke: install
 	$(BIN)/snakemake --cores $(CORES) --configfile config/paper.yaml config/paper_smoke.yaml
