@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from skysift.cli import STAGES, main
+from skysift.config import ProjectConfig
 from skysift.config_schema import render_schema
 
 
@@ -47,32 +48,30 @@ def test_demo_and_paper_configs_validate(repo_root: Path) -> None:
         load_config(repo_root / "config" / name)
 
 
-@pytest.mark.parametrize("overlay", ["sed_fgk.yaml", "ssl_cpu.yaml", "diffusion_bench.yaml"])
-def test_overlay_configs_validate_over_the_demo_config(repo_root: Path, overlay: str) -> None:
-    """``--configfile config/config.yaml config/<overlay>`` as snakemake merges them."""
+def _overlaid_config(repo_root: Path, base: str, overlay: str) -> ProjectConfig:
+    """``--configfile config/<base> config/<overlay>`` as snakemake merges them."""
     from snakemake.utils import update_config
 
     from skysift.config import project_config_from_mapping
     from skysift.settings import read_yaml
 
-    merged = read_yaml(repo_root / "config" / "config.yaml")
+    merged = read_yaml(repo_root / "config" / base)
     update_config(merged, read_yaml(repo_root / "config" / overlay))
-    config = project_config_from_mapping(merged, source=repo_root / "config" / overlay)
+    return project_config_from_mapping(merged, source=repo_root / "config" / overlay)
+
+
+@pytest.mark.parametrize("overlay", ["sed_fgk.yaml", "ssl_cpu.yaml", "diffusion_bench.yaml"])
+def test_overlay_configs_validate_over_the_demo_config(repo_root: Path, overlay: str) -> None:
+    config = _overlaid_config(repo_root, "config.yaml", overlay)
     assert config.results_dir.startswith("results-")
 
 
 def test_paper_smoke_overlay_changes_sizes_not_models(repo_root: Path) -> None:
     """config/paper_smoke.yaml over config/paper.yaml: every model setting stays the paper's."""
-    from snakemake.utils import update_config
+    from skysift.config import load_config
 
-    from skysift.config import project_config_from_mapping
-    from skysift.settings import read_yaml
-
-    paper = read_yaml(repo_root / "config" / "paper.yaml")
-    merged = read_yaml(repo_root / "config" / "paper.yaml")
-    update_config(merged, read_yaml(repo_root / "config" / "paper_smoke.yaml"))
-    smoke = project_config_from_mapping(merged, source=repo_root / "config" / "paper_smoke.yaml")
-    full = project_config_from_mapping(paper, source=repo_root / "config" / "paper.yaml")
+    smoke = _overlaid_config(repo_root, "paper.yaml", "paper_smoke.yaml")
+    full = load_config(repo_root / "config" / "paper.yaml")
     assert smoke.results_dir == "results-paper-smoke"
     sizes = {"max_steps", "batch_size", "warmup_steps", "checkpoint_every", "eval_every", "device"}
 
